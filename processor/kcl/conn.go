@@ -1,0 +1,133 @@
+package kcl
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// ErrDaemonGone is returned when stdin ended: the daemon closed the pipe or
+// died, and nothing more can be said to it.
+var ErrDaemonGone = errors.New("kcl: the daemon closed stdin")
+
+// maxRetainedLine bounds the line buffers kept between messages; a rare huge
+// batch should not pin its memory for the rest of the child's life.
+const maxRetainedLine = 64 << 20
+
+// conn is the pipe pair to the daemon. A reader goroutine reads stdin so
+// that the end of stdin is noticed even while a processor is busy; lines are
+// handed over in one of two reusable buffers.
+type conn struct {
+	wmu sync.Mutex
+	out io.Writer
+
+	lines   chan []byte   // complete lines, without the line terminator
+	free    chan []byte   // buffers given back after decoding
+	gone    chan struct{} // closed when stdin ended
+	readErr error         // why stdin ended; read only after gone is closed
+}
+
+func newConn(in io.Reader, out io.Writer) *conn {
+	c := &conn{
+		out:   out,
+		lines: make(chan []byte),
+		free:  make(chan []byte, 2),
+		gone:  make(chan struct{}),
+	}
+	c.free <- nil
+	c.free <- nil
+	go c.readLoop(in)
+	return c
+}
+
+func (c *conn) readLoop(in io.Reader) {
+	br := bufio.NewReaderSize(in, 64<<10)
+	for {
+		buf := <-c.free
+		line, err := readLine(br, buf[:0])
+		if len(line) > 0 {
+			c.lines <- line
+		} else {
+			c.free <- line
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				c.readErr = fmt.Errorf("kcl: reading stdin: %w", err)
+			}
+			close(c.gone)
+			return
+		}
+	}
+}
+
+// readLine appends the next line to buf, without its "\n" or "\r\n". A line
+// has no length limit: a processRecords message can be tens of megabytes.
+func readLine(br *bufio.Reader, buf []byte) ([]byte, error) {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		buf = append(buf, chunk...)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		buf = bytes.TrimSuffix(buf, []byte("\n"))
+		buf = bytes.TrimSuffix(buf, []byte("\r"))
+		return buf, err
+	}
+}
+
+// next returns the next message from the daemon. ErrDaemonGone means stdin
+// ended.
+func (c *conn) next(ctx context.Context) (message, error) {
+	select {
+	case line := <-c.lines:
+		m, err := decodeMessage(line)
+		c.release(line)
+		return m, err
+	case <-c.gone:
+		// A last line may still be in flight when stdin ends.
+		select {
+		case line := <-c.lines:
+			m, err := decodeMessage(line)
+			c.release(line)
+			return m, err
+		default:
+		}
+		if c.readErr != nil {
+			return message{}, errors.Join(ErrDaemonGone, c.readErr)
+		}
+		return message{}, ErrDaemonGone
+	case <-ctx.Done():
+		return message{}, context.Cause(ctx)
+	}
+}
+
+func (c *conn) release(line []byte) {
+	if cap(line) > maxRetainedLine {
+		line = nil
+	}
+	c.free <- line[:0]
+}
+
+// write sends one complete protocol message. Only the loop and the
+// checkpointer call it, and never at the same time, but the lock keeps a
+// misbehaving caller from interleaving two messages.
+func (c *conn) write(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if _, err := c.out.Write(b); err != nil {
+		return fmt.Errorf("kcl: writing to the daemon: %w", err)
+	}
+	return nil
+}
+
+// roundTrip sends a request and reads the daemon's one-line reply.
+func (c *conn) roundTrip(ctx context.Context, req []byte) (message, error) {
+	if err := c.write(req); err != nil {
+		return message{}, err
+	}
+	return c.next(ctx)
+}

@@ -1,0 +1,559 @@
+package kcl
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Action names the daemon sends.
+const (
+	ActionInitialize        = "initialize"
+	ActionProcessRecords    = "processRecords"
+	ActionLeaseLost         = "leaseLost"
+	ActionShardEnded        = "shardEnded"
+	ActionShutdownRequested = "shutdownRequested"
+	ActionCheckpoint        = "checkpoint"
+	// ActionShutdown is the KCL 1.x / 2.0 message that leaseLost and
+	// shardEnded replaced; its reason says which of the two it means.
+	ActionShutdown = "shutdown"
+)
+
+// message is any line the daemon sends, decoded. Fields that the action does
+// not carry stay zero.
+type message struct {
+	Action             string
+	ShardID            string
+	SequenceNumber     *string
+	SubSequenceNumber  *int64
+	MillisBehindLatest *int64
+	Error              *string
+	Reason             string
+	Records            []Record
+}
+
+// decodeMessage parses one line from the daemon. It is a purpose-built JSON
+// reader because a processRecords line can hold 10,000 records and tens of
+// megabytes: it decodes base64 payloads straight into one buffer per batch
+// and allocates little else. Unknown fields are skipped so that newer daemons
+// do not break older children.
+func decodeMessage(line []byte) (message, error) {
+	d := decoder{buf: line}
+	var m message
+	if err := d.object(func(key []byte) error { return d.messageField(&m, key) }); err != nil {
+		return message{}, err
+	}
+	d.skipSpace()
+	if d.pos != len(d.buf) {
+		return message{}, d.errorf("trailing data after the message")
+	}
+	if m.Action == "" {
+		return message{}, errors.New("kcl: message has no action")
+	}
+	return m, nil
+}
+
+type decoder struct {
+	buf  []byte
+	pos  int
+	data []byte // decoded payloads of the current batch, sub-sliced per record
+}
+
+func (d *decoder) messageField(m *message, key []byte) error {
+	var err error
+	switch string(key) {
+	case "action":
+		m.Action, err = d.stringValue()
+	case "shardId":
+		var s *string
+		if s, err = d.nullableString(); s != nil {
+			m.ShardID = *s
+		}
+	case "sequenceNumber":
+		m.SequenceNumber, err = d.nullableString()
+	case "subSequenceNumber":
+		m.SubSequenceNumber, err = d.nullableInt()
+	case "millisBehindLatest":
+		m.MillisBehindLatest, err = d.nullableInt()
+	case "error":
+		m.Error, err = d.nullableString()
+	case "reason":
+		var s *string
+		if s, err = d.nullableString(); s != nil {
+			m.Reason = *s
+		}
+	case "records":
+		m.Records, err = d.records()
+	default:
+		err = d.skipValue()
+	}
+	if err != nil {
+		return fmt.Errorf("field %q: %w", key, err)
+	}
+	return nil
+}
+
+func (d *decoder) records() ([]Record, error) {
+	d.skipSpace()
+	if d.consumeLiteral("null") {
+		return nil, nil
+	}
+	// Base64 never decodes to more than 3/4 of the line, so one buffer
+	// sized from the remaining input holds every payload of the batch.
+	d.data = make([]byte, 0, base64.StdEncoding.DecodedLen(len(d.buf)-d.pos))
+	recs := make([]Record, 0, estimateRecords(d.buf[d.pos:]))
+	err := d.array(func() error {
+		var r Record
+		if err := d.object(func(key []byte) error { return d.recordField(&r, key) }); err != nil {
+			return fmt.Errorf("record %d: %w", len(recs), err)
+		}
+		if r.Data == nil {
+			r.Data = d.data[len(d.data):len(d.data):len(d.data)]
+		}
+		recs = append(recs, r)
+		return nil
+	})
+	return recs, err
+}
+
+// estimateRecords guesses the number of records from the occurrences of the
+// "data" key, so the slice is allocated once. A wrong guess only costs an
+// append.
+func estimateRecords(b []byte) int {
+	n := 0
+	for i := 0; i+6 < len(b); i++ {
+		if b[i] == '"' && b[i+1] == 'd' && b[i+2] == 'a' && b[i+3] == 't' && b[i+4] == 'a' && b[i+5] == '"' {
+			n++
+			i += 5
+		}
+	}
+	return n
+}
+
+func (d *decoder) recordField(r *Record, key []byte) error {
+	var err error
+	switch string(key) {
+	case "data":
+		r.Data, err = d.base64Value()
+	case "partitionKey":
+		var s *string
+		if s, err = d.nullableString(); s != nil {
+			r.PartitionKey = *s
+		}
+	case "sequenceNumber":
+		var s *string
+		if s, err = d.nullableString(); s != nil {
+			r.SequenceNumber = *s
+		}
+	case "subSequenceNumber":
+		var n *int64
+		if n, err = d.nullableInt(); n != nil {
+			r.SubSequenceNumber = *n
+		}
+	case "approximateArrivalTimestamp":
+		var n *int64
+		if n, err = d.nullableInt(); n != nil {
+			r.ApproximateArrivalTimestamp = time.UnixMilli(*n).UTC()
+		}
+	default:
+		err = d.skipValue()
+	}
+	if err != nil {
+		return fmt.Errorf("field %q: %w", key, err)
+	}
+	return nil
+}
+
+func (d *decoder) base64Value() ([]byte, error) {
+	d.skipSpace()
+	if d.consumeLiteral("null") {
+		return nil, nil
+	}
+	raw, escaped, err := d.rawString()
+	if err != nil {
+		return nil, err
+	}
+	if escaped {
+		if raw, err = unescape(raw); err != nil {
+			return nil, err
+		}
+	}
+	start := len(d.data)
+	if need := base64.StdEncoding.DecodedLen(len(raw)); cap(d.data)-start < need {
+		grown := make([]byte, start, 2*cap(d.data)+need)
+		copy(grown, d.data)
+		d.data = grown
+	}
+	n, err := base64.StdEncoding.Decode(d.data[start:cap(d.data)], raw)
+	if err != nil {
+		return nil, fmt.Errorf("base64: %w", err)
+	}
+	d.data = d.data[:start+n]
+	return d.data[start : start+n : start+n], nil
+}
+
+func (d *decoder) object(field func(key []byte) error) error {
+	d.skipSpace()
+	if !d.consume('{') {
+		return d.errorf("expected an object")
+	}
+	d.skipSpace()
+	if d.consume('}') {
+		return nil
+	}
+	for {
+		d.skipSpace()
+		key, escaped, err := d.rawString()
+		if err != nil {
+			return err
+		}
+		if escaped {
+			if key, err = unescape(key); err != nil {
+				return err
+			}
+		}
+		d.skipSpace()
+		if !d.consume(':') {
+			return d.errorf("expected ':'")
+		}
+		if err := field(key); err != nil {
+			return err
+		}
+		d.skipSpace()
+		if d.consume('}') {
+			return nil
+		}
+		if !d.consume(',') {
+			return d.errorf("expected ',' or '}'")
+		}
+	}
+}
+
+func (d *decoder) array(elem func() error) error {
+	d.skipSpace()
+	if !d.consume('[') {
+		return d.errorf("expected an array")
+	}
+	d.skipSpace()
+	if d.consume(']') {
+		return nil
+	}
+	for {
+		if err := elem(); err != nil {
+			return err
+		}
+		d.skipSpace()
+		if d.consume(']') {
+			return nil
+		}
+		if !d.consume(',') {
+			return d.errorf("expected ',' or ']'")
+		}
+	}
+}
+
+func (d *decoder) stringValue() (string, error) {
+	s, err := d.nullableString()
+	if err != nil || s == nil {
+		return "", err
+	}
+	return *s, nil
+}
+
+// nullableString reads a string or null. Like the daemon's Jackson it also
+// accepts a number where a string is expected and keeps its digits.
+func (d *decoder) nullableString() (*string, error) {
+	d.skipSpace()
+	if d.consumeLiteral("null") {
+		return nil, nil
+	}
+	if d.pos < len(d.buf) && d.buf[d.pos] != '"' {
+		num, err := d.number()
+		if err != nil {
+			return nil, err
+		}
+		s := string(num)
+		return &s, nil
+	}
+	raw, escaped, err := d.rawString()
+	if err != nil {
+		return nil, err
+	}
+	if escaped {
+		if raw, err = unescape(raw); err != nil {
+			return nil, err
+		}
+	}
+	s := string(raw)
+	return &s, nil
+}
+
+// nullableInt reads an integer or null; a string holding an integer is
+// accepted too, as Jackson coerces it.
+func (d *decoder) nullableInt() (*int64, error) {
+	d.skipSpace()
+	if d.consumeLiteral("null") {
+		return nil, nil
+	}
+	var digits []byte
+	if d.pos < len(d.buf) && d.buf[d.pos] == '"' {
+		raw, escaped, err := d.rawString()
+		if err != nil {
+			return nil, err
+		}
+		if escaped {
+			return nil, d.errorf("expected an integer")
+		}
+		digits = raw
+	} else {
+		num, err := d.number()
+		if err != nil {
+			return nil, err
+		}
+		digits = num
+	}
+	n, err := strconv.ParseInt(string(digits), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("integer: %w", err)
+	}
+	return &n, nil
+}
+
+// rawString returns the bytes between the quotes of the next string without
+// decoding escapes, and whether it contained any.
+func (d *decoder) rawString() (raw []byte, escaped bool, err error) {
+	if !d.consume('"') {
+		return nil, false, d.errorf("expected a string")
+	}
+	start := d.pos
+	for d.pos < len(d.buf) {
+		switch c := d.buf[d.pos]; {
+		case c == '"':
+			raw = d.buf[start:d.pos]
+			d.pos++
+			return raw, escaped, nil
+		case c == '\\':
+			escaped = true
+			d.pos += 2
+		case c < 0x20:
+			return nil, false, d.errorf("control character in string")
+		default:
+			d.pos++
+		}
+	}
+	return nil, false, d.errorf("unterminated string")
+}
+
+func (d *decoder) number() ([]byte, error) {
+	start := d.pos
+	for d.pos < len(d.buf) {
+		c := d.buf[d.pos]
+		if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
+			d.pos++
+			continue
+		}
+		break
+	}
+	if d.pos == start {
+		return nil, d.errorf("expected a value")
+	}
+	num := d.buf[start:d.pos]
+	if !validNumber(num) {
+		return nil, d.errorf("invalid number %q", num)
+	}
+	return num, nil
+}
+
+// validNumber checks the JSON number grammar.
+func validNumber(b []byte) bool {
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			return false
+		}
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			return false
+		}
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	}
+	return i == len(b)
+}
+
+// skipValue skips any JSON value, validating its syntax.
+func (d *decoder) skipValue() error {
+	d.skipSpace()
+	if d.pos >= len(d.buf) {
+		return d.errorf("expected a value")
+	}
+	switch d.buf[d.pos] {
+	case '{':
+		return d.object(func([]byte) error { return d.skipValue() })
+	case '[':
+		return d.array(d.skipValue)
+	case '"':
+		raw, escaped, err := d.rawString()
+		if err == nil && escaped {
+			_, err = unescape(raw)
+		}
+		return err
+	case 't':
+		return d.literal("true")
+	case 'f':
+		return d.literal("false")
+	case 'n':
+		return d.literal("null")
+	default:
+		_, err := d.number()
+		return err
+	}
+}
+
+func (d *decoder) literal(lit string) error {
+	if !d.consumeLiteral(lit) {
+		return d.errorf("invalid literal")
+	}
+	return nil
+}
+
+func (d *decoder) consumeLiteral(lit string) bool {
+	if len(d.buf)-d.pos >= len(lit) && string(d.buf[d.pos:d.pos+len(lit)]) == lit {
+		d.pos += len(lit)
+		return true
+	}
+	return false
+}
+
+func (d *decoder) consume(c byte) bool {
+	if d.pos < len(d.buf) && d.buf[d.pos] == c {
+		d.pos++
+		return true
+	}
+	return false
+}
+
+func (d *decoder) skipSpace() {
+	for d.pos < len(d.buf) {
+		switch d.buf[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (d *decoder) errorf(format string, args ...any) error {
+	return fmt.Errorf("kcl: invalid message at byte %d: %s", d.pos, fmt.Sprintf(format, args...))
+}
+
+// unescape decodes the escapes of a JSON string body. Invalid UTF-8 is kept
+// as it is: the daemon's charset may not be UTF-8 and a partition key must
+// survive the trip unchanged.
+func unescape(raw []byte) ([]byte, error) {
+	out := make([]byte, 0, len(raw))
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		i++
+		if i >= len(raw) {
+			return nil, errors.New("kcl: dangling escape in string")
+		}
+		switch raw[i] {
+		case '"', '\\', '/':
+			out = append(out, raw[i])
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, n, err := unicodeEscape(raw[i+1:])
+			if err != nil {
+				return nil, err
+			}
+			out = utf8.AppendRune(out, r)
+			i += n
+		default:
+			return nil, fmt.Errorf("kcl: invalid escape \\%c in string", raw[i])
+		}
+	}
+	return out, nil
+}
+
+// unicodeEscape decodes the hex digits after a \u, joining surrogate pairs;
+// it returns the rune and how many bytes it used.
+func unicodeEscape(b []byte) (rune, int, error) {
+	r, ok := hex4(b)
+	if !ok {
+		return 0, 0, errors.New("kcl: invalid \\u escape in string")
+	}
+	if utf16.IsSurrogate(r) && len(b) >= 10 && b[4] == '\\' && b[5] == 'u' {
+		if r2, ok := hex4(b[6:]); ok {
+			if pair := utf16.DecodeRune(r, r2); pair != utf8.RuneError {
+				return pair, 10, nil
+			}
+		}
+	}
+	if utf16.IsSurrogate(r) {
+		r = utf8.RuneError
+	}
+	return r, 4, nil
+}
+
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}

@@ -1,0 +1,276 @@
+// Package config reads the settings of kinesis-cratedb from the daemon's
+// properties file, with environment variables overriding it.
+//
+// Every key of ours starts with "sink."; the daemon ignores them. The
+// environment variable for a key is its name in upper snake case:
+// sink.databaseUrl → SINK_DATABASE_URL. DATABASE_URL is accepted for the
+// database URL as well, below SINK_DATABASE_URL.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/rs/zerolog"
+)
+
+// Settings is everything the child needs besides what the daemon sends.
+type Settings struct {
+	DatabaseURL     string
+	Mode            string // write | discard
+	Table           string
+	DeadLetterTable string
+	ProgressTable   string
+	Format          string // json | raw
+	ObjectPolicy    string // dynamic | ignored
+	CreateTables    bool
+
+	BatchMaxRecords    int
+	BatchMaxBytes      int
+	CheckpointInterval time.Duration
+	ProgressInterval   time.Duration
+
+	RetryInitialBackoff time.Duration
+	RetryMaxBackoff     time.Duration
+	// RetryMaxWait bounds how long one batch waits for the database; 0
+	// means forever. Derived from the daemon's timeoutInSeconds when unset.
+	RetryMaxWait time.Duration
+
+	LogFile       string
+	LogLevel      zerolog.Level
+	LogMaxSizeMB  int
+	LogMaxBackups int
+
+	// DaemonTimeout is the daemon's timeoutInSeconds (0: unset).
+	DaemonTimeout time.Duration
+}
+
+// Modes and formats.
+const (
+	ModeWrite   = "write"
+	ModeDiscard = "discard"
+	FormatJSON  = "json"
+	FormatRaw   = "raw"
+)
+
+// Error is an invalid setting; its message names the key.
+type Error struct {
+	Key, Value, Reason string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("invalid setting %s = %q: %s", e.Key, e.Value, e.Reason)
+}
+
+// Load reads the properties file (if path is not empty), applies the
+// environment and checks every value.
+func Load(path string, environ []string) (Settings, error) {
+	props := Properties{}
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return Settings{}, fmt.Errorf("reading properties: %w", err)
+		}
+		defer f.Close()
+		if props, err = ParseProperties(f); err != nil {
+			return Settings{}, fmt.Errorf("reading properties %s: %w", path, err)
+		}
+	}
+	return FromProperties(props, environ)
+}
+
+// FromProperties builds Settings from parsed properties and an environment
+// in os.Environ form.
+func FromProperties(props Properties, environ []string) (Settings, error) {
+	r := reader{props: props, env: envMap(environ)}
+	s := Settings{
+		DatabaseURL:         r.str("sink.databaseUrl", "", "DATABASE_URL"),
+		Mode:                r.oneOf("sink.mode", ModeWrite, ModeWrite, ModeDiscard),
+		Table:               r.str("sink.table", "kinesis_events"),
+		DeadLetterTable:     r.str("sink.deadLetterTable", ""),
+		ProgressTable:       r.str("sink.progressTable", ""),
+		Format:              r.oneOf("sink.format", FormatJSON, FormatJSON, FormatRaw),
+		ObjectPolicy:        r.oneOf("sink.objectPolicy", "dynamic", "dynamic", "ignored"),
+		CreateTables:        r.boolean("sink.createTables", true),
+		BatchMaxRecords:     r.integer("sink.batchMaxRecords", 5000, 1, 100000),
+		BatchMaxBytes:       r.integer("sink.batchMaxBytes", 16<<20, 1024, 1<<30),
+		CheckpointInterval:  r.millis("sink.checkpointIntervalMillis", 10*time.Second),
+		ProgressInterval:    r.millis("sink.progressIntervalMillis", 10*time.Second),
+		RetryInitialBackoff: r.millis("sink.retryInitialBackoffMillis", 200*time.Millisecond),
+		RetryMaxBackoff:     r.millis("sink.retryMaxBackoffMillis", 10*time.Second),
+		RetryMaxWait:        r.millis("sink.retryMaxWaitMillis", 0),
+		LogFile:             r.str("sink.logFile", "record_processor.log"),
+		LogLevel:            r.level("sink.logLevel", zerolog.InfoLevel),
+		LogMaxSizeMB:        r.integer("sink.logMaxSizeMB", 100, 1, 1<<20),
+		LogMaxBackups:       r.integer("sink.logMaxBackups", 5, 0, 1000),
+		DaemonTimeout:       time.Duration(r.integer("timeoutInSeconds", 0, 0, 1<<30)) * time.Second,
+	}
+	if r.err != nil {
+		return Settings{}, r.err
+	}
+	if err := s.check(); err != nil {
+		return Settings{}, err
+	}
+	return s, nil
+}
+
+func (s *Settings) check() error {
+	if s.Mode == ModeWrite && s.DatabaseURL == "" {
+		return &Error{Key: "sink.databaseUrl", Reason: "required (or set SINK_DATABASE_URL / DATABASE_URL, or sink.mode = discard)"}
+	}
+	if s.RetryMaxBackoff < s.RetryInitialBackoff {
+		return &Error{Key: "sink.retryMaxBackoffMillis", Value: strconv.FormatInt(s.RetryMaxBackoff.Milliseconds(), 10),
+			Reason: "must not be below sink.retryInitialBackoffMillis"}
+	}
+	if s.DaemonTimeout > 0 {
+		// The daemon halts the whole JVM when a status is late, so a batch
+		// must give up waiting for the database well before that.
+		budget := s.DaemonTimeout * 3 / 4
+		if s.RetryMaxWait == 0 {
+			s.RetryMaxWait = budget
+		} else if s.RetryMaxWait > budget {
+			return &Error{Key: "sink.retryMaxWaitMillis", Value: strconv.FormatInt(s.RetryMaxWait.Milliseconds(), 10),
+				Reason: fmt.Sprintf("must stay below 3/4 of the daemon's timeoutInSeconds (%s)", budget)}
+		}
+	}
+	return nil
+}
+
+type reader struct {
+	props Properties
+	env   map[string]string
+	err   error
+}
+
+// EnvName is the environment variable that overrides a key.
+func EnvName(key string) string {
+	var sb strings.Builder
+	for i, r := range key {
+		switch {
+		case r == '.':
+			sb.WriteByte('_')
+		case unicode.IsUpper(r) && i > 0 && key[i-1] != '.':
+			sb.WriteByte('_')
+			sb.WriteRune(r)
+		default:
+			sb.WriteRune(unicode.ToUpper(r))
+		}
+	}
+	return sb.String()
+}
+
+// raw returns the value of key (environment first), trimmed, and whether
+// it was set at all.
+func (r *reader) raw(key string, aliases ...string) (string, bool) {
+	if !strings.HasPrefix(key, "sink.") {
+		v, ok := r.props[key]
+		return strings.TrimSpace(v), ok
+	}
+	if v, ok := r.env[EnvName(key)]; ok {
+		return strings.TrimSpace(v), true
+	}
+	if v, ok := r.props[key]; ok {
+		return strings.TrimSpace(v), true
+	}
+	for _, a := range aliases {
+		if v, ok := r.env[a]; ok {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
+}
+
+func (r *reader) fail(key, value, reason string) {
+	if r.err == nil {
+		r.err = &Error{Key: key, Value: value, Reason: reason}
+	}
+}
+
+func (r *reader) str(key, def string, aliases ...string) string {
+	if v, ok := r.raw(key, aliases...); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) oneOf(key, def string, allowed ...string) string {
+	v := strings.ToLower(r.str(key, def))
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	r.fail(key, v, "must be one of "+strings.Join(allowed, ", "))
+	return def
+}
+
+func (r *reader) boolean(key string, def bool) bool {
+	v, ok := r.raw(key)
+	if !ok || v == "" {
+		return def
+	}
+	switch strings.ToLower(v) {
+	case "true", "yes", "on", "1":
+		return true
+	case "false", "no", "off", "0":
+		return false
+	}
+	r.fail(key, v, "must be true or false")
+	return def
+}
+
+func (r *reader) integer(key string, def, min, max int) int {
+	v, ok := r.raw(key)
+	if !ok || v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		r.fail(key, v, "must be a whole number")
+		return def
+	}
+	if n < min || n > max {
+		r.fail(key, v, fmt.Sprintf("must be between %d and %d", min, max))
+		return def
+	}
+	return n
+}
+
+func (r *reader) millis(key string, def time.Duration) time.Duration {
+	n := r.integer(key, int(def.Milliseconds()), 0, 1<<31-1)
+	return time.Duration(n) * time.Millisecond
+}
+
+func (r *reader) level(key string, def zerolog.Level) zerolog.Level {
+	v, ok := r.raw(key)
+	if !ok || v == "" {
+		return def
+	}
+	l, err := zerolog.ParseLevel(strings.ToLower(v))
+	if err != nil || l == zerolog.NoLevel {
+		r.fail(key, v, "must be one of trace, debug, info, warn, error")
+		return def
+	}
+	return l
+}
+
+func envMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// IsInvalid reports whether err is an invalid setting.
+func IsInvalid(err error) bool {
+	var e *Error
+	return errors.As(err, &e)
+}

@@ -1,0 +1,281 @@
+package sink
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"math"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// WriteDeadLetters stores records that could not be processed. Writing the
+// same coordinates again updates stage, error and failure time and counts
+// the attempt. Transient errors are retried like in Write.
+func (w *Writer) WriteDeadLetters(ctx context.Context, dls []DeadLetter) error {
+	for start := 0; start < len(dls); start += w.chunkSize {
+		chunk := dls[start:min(start+w.chunkSize, len(dls))]
+		if _, err := w.retry.do(ctx, "write dead letters", func(ctx context.Context) error {
+			return w.insertDeadLetters(ctx, chunk)
+		}); err != nil {
+			return fmt.Errorf("sink: write %d dead letters to %s: %w", len(chunk), w.deadLetter, err)
+		}
+	}
+	return nil
+}
+
+func (w *Writer) insertDeadLetters(ctx context.Context, dls []DeadLetter) error {
+	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
+	defer cancel()
+	dls = lastPerKey(dls)
+	if w.dialect == PostgreSQL {
+		return w.insertDeadLettersUnnest(ctx, dls)
+	}
+	return w.insertDeadLettersBatch(ctx, dls)
+}
+
+func (w *Writer) insertDeadLettersUnnest(ctx context.Context, dls []DeadLetter) error {
+	n := len(dls)
+	shard, seq, pkey, stage, msg := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	subSeq, arrived, raw := make([]int64, n), make([]pgtype.Timestamptz, n), make([][]byte, n)
+	for i, d := range dls {
+		shard[i], seq[i], subSeq[i] = cleanText(d.ShardID, 0), cleanText(d.SequenceNumber, 0), d.SubSequenceNumber
+		pkey[i], stage[i], msg[i] = cleanText(d.PartitionKey, 0), d.Stage, cleanText(d.Err, maxErrorText)
+		arrived[i] = pgtype.Timestamptz{Time: d.ArrivedAt, Valid: !d.ArrivedAt.IsZero()}
+		raw[i] = d.Raw
+	}
+	_, err := w.pool.Exec(ctx, w.sql.upsertDeadLetterUnnest, shard, seq, subSeq, pkey, arrived, raw, stage, msg)
+	return err
+}
+
+// insertDeadLettersBatch is the CrateDB path: a bulk of single-row upserts;
+// rows reported as failed are re-run alone to surface their error.
+func (w *Writer) insertDeadLettersBatch(ctx context.Context, dls []DeadLetter) error {
+	args := func(d *DeadLetter) []any {
+		return []any{cleanText(d.ShardID, 0), cleanText(d.SequenceNumber, 0), d.SubSequenceNumber,
+			cleanText(d.PartitionKey, 0), nullTime(d.ArrivedAt), base64.StdEncoding.EncodeToString(d.Raw),
+			d.Stage, cleanText(d.Err, maxErrorText)}
+	}
+	b := &pgx.Batch{}
+	for i := range dls {
+		b.Queue(w.sql.upsertDeadLetterRow, args(&dls[i])...)
+	}
+	var failed []int
+	br := w.pool.SendBatch(ctx, b)
+	for i := range dls {
+		tag, err := br.Exec()
+		if err != nil {
+			_ = br.Close() // reports the same failure again
+			return err
+		}
+		if rowFailed(tag.String()) {
+			failed = append(failed, i)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return err
+	}
+	for _, i := range failed {
+		tag, err := w.pool.Exec(ctx, w.sql.upsertDeadLetterRow, args(&dls[i])...)
+		if err != nil {
+			return fmt.Errorf("dead letter %s/%s/%d: %w", dls[i].ShardID, dls[i].SequenceNumber, dls[i].SubSequenceNumber, err)
+		}
+		if rowFailed(tag.String()) {
+			return fmt.Errorf("dead letter %s/%s/%d failed without error text (tag %q)",
+				dls[i].ShardID, dls[i].SequenceNumber, dls[i].SubSequenceNumber, tag.String())
+		}
+	}
+	return nil
+}
+
+type rowKey struct {
+	shard, seq string
+	subSeq     int64
+}
+
+// lastPerKey drops all but the last entry per primary key: PostgreSQL's
+// ON CONFLICT DO UPDATE refuses to touch one row twice in a statement.
+func lastPerKey(dls []DeadLetter) []DeadLetter {
+	last := make(map[rowKey]int, len(dls))
+	for i, d := range dls {
+		last[rowKey{d.ShardID, d.SequenceNumber, d.SubSequenceNumber}] = i
+	}
+	if len(last) == len(dls) {
+		return dls
+	}
+	out := make([]DeadLetter, 0, len(last))
+	for i, d := range dls {
+		if last[rowKey{d.ShardID, d.SequenceNumber, d.SubSequenceNumber}] == i {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// ReplayFilter selects dead letters to replay.
+type ReplayFilter struct {
+	ShardID  string // only this shard; "" = all
+	PageSize int    // rows read per round trip; default 1000
+	Limit    int    // stop after this many rows; 0 = no limit
+}
+
+// ReplayResult counts what a replay did.
+type ReplayResult struct {
+	Scanned      int // dead letters read
+	Replayed     int // written to the target and removed from the dead-letter table
+	StillFailing int // left in the dead-letter table with a fresh error
+}
+
+const defaultReplayPageSize = 1000
+
+// ReplayDeadLetters decodes dead letters again with decode, writes the rows
+// that now succeed to the target table and deletes them from the dead-letter
+// table. Rows that still fail stay, with their error text updated.
+func (w *Writer) ReplayDeadLetters(ctx context.Context, filter ReplayFilter, decode func(DeadLetter) (Row, error)) (ReplayResult, error) {
+	var res ReplayResult
+	pageSize := filter.PageSize
+	if pageSize <= 0 {
+		pageSize = defaultReplayPageSize
+	}
+	if w.dialect == CrateDB {
+		// Reads are not real-time in CrateDB: make recent dead letters visible.
+		if _, err := w.retry.do(ctx, "refresh dead letters", func(ctx context.Context) error {
+			_, err := w.pool.Exec(ctx, w.sql.refreshDeadLetters)
+			return err
+		}); err != nil {
+			return res, fmt.Errorf("sink: replay: %w", err)
+		}
+	}
+	after := rowKey{subSeq: math.MinInt64}
+	for filter.Limit <= 0 || res.Scanned < filter.Limit {
+		n := pageSize
+		if filter.Limit > 0 {
+			n = min(n, filter.Limit-res.Scanned)
+		}
+		var page []DeadLetter
+		if _, err := w.retry.do(ctx, "read dead letters", func(ctx context.Context) error {
+			var err error
+			page, err = w.readDeadLetters(ctx, filter.ShardID, after, n)
+			return err
+		}); err != nil {
+			return res, fmt.Errorf("sink: replay: %w", err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		last := page[len(page)-1]
+		after = rowKey{last.ShardID, last.SequenceNumber, last.SubSequenceNumber}
+		res.Scanned += len(page)
+		if err := w.replayPage(ctx, page, decode, &res); err != nil {
+			return res, fmt.Errorf("sink: replay: %w", err)
+		}
+		if len(page) < n {
+			break
+		}
+	}
+	return res, nil
+}
+
+func (w *Writer) replayPage(ctx context.Context, page []DeadLetter, decode func(DeadLetter) (Row, error), res *ReplayResult) error {
+	var rows []Row
+	var origin []rowKey // dead-letter key of rows[i]
+	var undecodable []DeadLetter
+	for _, dl := range page {
+		row, err := decode(dl)
+		if err != nil {
+			dl.Stage, dl.Err = StageDecode, cleanText(err.Error(), maxErrorText)
+			undecodable = append(undecodable, dl)
+			continue
+		}
+		if row.Raw == nil {
+			row.Raw = dl.Raw
+		}
+		rows = append(rows, row)
+		origin = append(origin, rowKey{dl.ShardID, dl.SequenceNumber, dl.SubSequenceNumber})
+	}
+	if err := w.WriteDeadLetters(ctx, undecodable); err != nil {
+		return err
+	}
+	wr, err := w.Write(ctx, rows)
+	if err != nil {
+		return err
+	}
+	refused := make(map[rowKey]bool, len(wr.DeadLettered))
+	for _, d := range wr.DeadLettered {
+		refused[rowKey{d.ShardID, d.SequenceNumber, d.SubSequenceNumber}] = true
+	}
+	var done []rowKey
+	for i, r := range rows {
+		if !refused[rowKey{r.ShardID, r.SequenceNumber, r.SubSequenceNumber}] {
+			done = append(done, origin[i])
+		}
+	}
+	if _, err := w.retry.do(ctx, "delete replayed dead letters", func(ctx context.Context) error {
+		return w.deleteDeadLetters(ctx, done)
+	}); err != nil {
+		return err
+	}
+	res.Replayed += len(done)
+	res.StillFailing += len(page) - len(done)
+	return nil
+}
+
+func (w *Writer) readDeadLetters(ctx context.Context, shard string, after rowKey, limit int) ([]DeadLetter, error) {
+	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
+	defer cancel()
+	rows, err := w.pool.Query(ctx, w.sql.selectDeadLetters, shard, after.shard, after.seq, after.subSeq, int64(limit))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []DeadLetter
+	for rows.Next() {
+		var d DeadLetter
+		var pkey, stage, msg pgtype.Text
+		var arrived pgtype.Timestamptz
+		var raw []byte
+		var rawText pgtype.Text
+		dest := []any{&d.ShardID, &d.SequenceNumber, &d.SubSequenceNumber, &pkey, &arrived, &raw, &stage, &msg}
+		if w.dialect == CrateDB {
+			dest[5] = &rawText
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		if rawText.Valid {
+			if raw, err = base64.StdEncoding.DecodeString(rawText.String); err != nil {
+				return nil, fmt.Errorf("dead letter %s/%s/%d: raw is not base64: %w", d.ShardID, d.SequenceNumber, d.SubSequenceNumber, err)
+			}
+		}
+		d.PartitionKey, d.Stage, d.Err, d.Raw = pkey.String, stage.String, msg.String, raw
+		if arrived.Valid {
+			d.ArrivedAt = arrived.Time.UTC()
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+func (w *Writer) deleteDeadLetters(ctx context.Context, keys []rowKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
+	defer cancel()
+	if w.dialect == PostgreSQL {
+		shard, seq, subSeq := make([]string, len(keys)), make([]string, len(keys)), make([]int64, len(keys))
+		for i, k := range keys {
+			shard[i], seq[i], subSeq[i] = k.shard, k.seq, k.subSeq
+		}
+		_, err := w.pool.Exec(ctx, w.sql.deleteDeadLetterUnnest, shard, seq, subSeq)
+		return err
+	}
+	// CrateDB reports a bulk delete of a missing key as "DELETE -3"; the row
+	// being gone already is what we want, so tags are not inspected.
+	b := &pgx.Batch{}
+	for _, k := range keys {
+		b.Queue(w.sql.deleteDeadLetterRow, k.shard, k.seq, k.subSeq)
+	}
+	return w.pool.SendBatch(ctx, b).Close()
+}

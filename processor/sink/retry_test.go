@@ -1,0 +1,118 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+func TestBackoffDoublesWithJitterAndCap(t *testing.T) {
+	p := RetryPolicy{}.withDefaults()
+	if p.InitialBackoff != 200*time.Millisecond || p.MaxBackoff != 10*time.Second || p.MaxWait != 0 {
+		t.Fatalf("defaults %+v", p)
+	}
+	for n, full := range map[int]time.Duration{1: 200 * time.Millisecond, 2: 400 * time.Millisecond, 3: 800 * time.Millisecond, 7: 10 * time.Second, 60: 10 * time.Second} {
+		for range 200 {
+			if d := p.backoff(n); d < full/2 || d > full {
+				t.Fatalf("backoff(%d) = %s, want in [%s, %s]", n, d, full/2, full)
+			}
+		}
+	}
+	if got := (RetryPolicy{InitialBackoff: time.Second, MaxBackoff: time.Millisecond}).withDefaults().MaxBackoff; got != time.Second {
+		t.Errorf("MaxBackoff below InitialBackoff not raised: %s", got)
+	}
+}
+
+func fastRetrier() retrier {
+	return retrier{policy: RetryPolicy{InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}.withDefaults(), log: zerolog.Nop()}
+}
+
+func TestRetrierRetriesTransientAndConfig(t *testing.T) {
+	errs := []error{pgErr("57P03", "starting up"), pgErr("42P01", "missing"), nil}
+	calls := 0
+	resets := 0
+	r := fastRetrier()
+	r.onConnectionLost = func() { resets++ }
+	retries, err := r.do(context.Background(), "op", func(context.Context) error {
+		calls++
+		return errs[calls-1]
+	})
+	if err != nil || retries != 2 || calls != 3 || resets != 1 {
+		t.Fatalf("retries %d calls %d resets %d err %v", retries, calls, resets, err)
+	}
+}
+
+func TestRetrierStopsOnRowError(t *testing.T) {
+	calls := 0
+	_, err := fastRetrier().do(context.Background(), "op", func(context.Context) error {
+		calls++
+		return pgErr("22P02", "bad")
+	})
+	if err == nil || calls != 1 {
+		t.Fatalf("calls %d err %v", calls, err)
+	}
+}
+
+func TestRetrierFailFastOnConfig(t *testing.T) {
+	r := fastRetrier()
+	r.failFastOnConfig = true
+	calls := 0
+	_, err := r.do(context.Background(), "op", func(context.Context) error {
+		calls++
+		return pgErr("28P01", "password authentication failed")
+	})
+	if err == nil || calls != 1 {
+		t.Fatalf("calls %d err %v", calls, err)
+	}
+}
+
+func TestRetrierGivesUpAfterMaxWait(t *testing.T) {
+	r := fastRetrier()
+	r.policy.MaxWait = 50 * time.Millisecond
+	cause := pgErr("08006", "connection failure")
+	start := time.Now()
+	_, err := r.do(context.Background(), "op", func(context.Context) error { return cause })
+	if !errors.Is(err, cause) || !strings.Contains(err.Error(), "giving up") {
+		t.Fatalf("err %v", err)
+	}
+	if el := time.Since(start); el < 40*time.Millisecond || el > 2*time.Second {
+		t.Fatalf("gave up after %s", el)
+	}
+}
+
+func TestRetrierHonoursContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	_, err := fastRetrier().do(ctx, "op", func(context.Context) error {
+		calls++
+		if calls == 3 {
+			cancel()
+		}
+		return pgErr("08006", "connection failure")
+	})
+	if !errors.Is(err, context.Canceled) || calls != 3 {
+		t.Fatalf("calls %d err %v", calls, err)
+	}
+}
+
+func TestRetrierStopsWhenClosed(t *testing.T) {
+	var closed atomic.Bool
+	r := fastRetrier()
+	r.closed = &closed
+	calls := 0
+	_, err := r.do(context.Background(), "op", func(context.Context) error {
+		calls++
+		if calls == 2 {
+			closed.Store(true)
+		}
+		return pgErr("08006", "connection failure")
+	})
+	if !errors.Is(err, ErrClosed) || calls != 2 {
+		t.Fatalf("calls %d err %v", calls, err)
+	}
+}

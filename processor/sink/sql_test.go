@@ -1,0 +1,146 @@
+package sink
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current SQL")
+
+// namedStatements lists every statement for golden files and checks.
+func namedStatements(s statements) [][2]string {
+	v := reflect.ValueOf(s)
+	var out [][2]string
+	for i := range v.NumField() {
+		out = append(out, [2]string{v.Type().Field(i).Name, v.Field(i).String()})
+	}
+	return out
+}
+
+func testStatements(d Dialect, policy string) statements {
+	schema := d.defaultSchema()
+	target := tableName{schema, "kinesis_events"}
+	return buildStatements(d, target, target.withSuffix("_deadletter"), tableName{schema, "kinesis_progress"}, policy)
+}
+
+// The golden files hold all SQL per dialect in one readable place, so a
+// change shows up in review and can be replayed against a real CrateDB.
+func TestStatementsGolden(t *testing.T) {
+	for _, d := range []Dialect{PostgreSQL, CrateDB} {
+		t.Run(d.String(), func(t *testing.T) {
+			var b strings.Builder
+			for _, ns := range namedStatements(testStatements(d, "")) {
+				if ns[1] != "" {
+					fmt.Fprintf(&b, "-- %s\n%s;\n\n", ns[0], ns[1])
+				}
+			}
+			path := filepath.Join("testdata", d.String()+".sql.golden")
+			if *update {
+				if err := os.MkdirAll("testdata", 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -run Golden -update to create it)", err)
+			}
+			if b.String() != string(want) {
+				t.Errorf("SQL for %s differs from %s (run with -update after checking):\n%s", d, path, b.String())
+			}
+		})
+	}
+}
+
+func TestCrateInsertRow(t *testing.T) {
+	want := `INSERT INTO "doc"."kinesis_events" ("shard_id", "seq", "sub_seq", "partition_key", "arrived_at", "payload") ` +
+		`VALUES ($1::TEXT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::TIMESTAMPTZ, $6::OBJECT) ` +
+		`ON CONFLICT ("shard_id", "seq", "sub_seq") DO NOTHING`
+	if got := testStatements(CrateDB, "").insertRow; got != want {
+		t.Errorf("insertRow\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestObjectPolicy(t *testing.T) {
+	for policy, want := range map[string]string{"": "OBJECT(DYNAMIC)", "dynamic": "OBJECT(DYNAMIC)", "IGNORED": "OBJECT(IGNORED)", "ignored": "OBJECT(IGNORED)"} {
+		if got := testStatements(CrateDB, policy).createTarget; !strings.Contains(got, `"payload" `+want) {
+			t.Errorf("policy %q: %s", policy, got)
+		}
+		if got := testStatements(PostgreSQL, policy).createTarget; !strings.Contains(got, `"payload" JSONB`) {
+			t.Errorf("postgres policy %q: %s", policy, got)
+		}
+	}
+}
+
+// CrateDB has no ROLLBACK, no COPY from the client, no jsonb type and no
+// row-value comparison; none of it may leak into its statements.
+func TestCrateStatementsAvoidUnsupportedSQL(t *testing.T) {
+	banned := regexp.MustCompile(`(?i)\b(ROLLBACK|BEGIN|COPY|JSONB|unnest|TEMP)\b|\(\s*"shard_id"\s*,\s*"seq"\s*,\s*"sub_seq"\s*\)\s*[<>]`)
+	for _, ns := range namedStatements(testStatements(CrateDB, "")) {
+		if m := banned.FindString(ns[1]); m != "" {
+			t.Errorf("CrateDB %s uses %q: %s", ns[0], m, ns[1])
+		}
+	}
+}
+
+var placeholder = regexp.MustCompile(`\$(\d+)`)
+
+func placeholders(sql string) int {
+	n := 0
+	for _, m := range placeholder.FindAllStringSubmatch(sql, -1) {
+		var k int
+		fmt.Sscan(m[1], &k)
+		n = max(n, k)
+	}
+	return n
+}
+
+// The argument lists built in Go must match the placeholders in the SQL.
+func TestPlaceholderCounts(t *testing.T) {
+	args := len(rowArgs(&Row{}))
+	for _, d := range []Dialect{PostgreSQL, CrateDB} {
+		s := testStatements(d, "")
+		checks := map[string][2]int{
+			"insertRow":         {placeholders(s.insertRow), args},
+			"upsertProgress":    {placeholders(s.upsertProgress), 8},
+			"selectDeadLetters": {placeholders(s.selectDeadLetters), 5},
+			"tableExists":       {placeholders(s.tableExists), 2},
+		}
+		if d == PostgreSQL {
+			checks["insertUnnest"] = [2]int{placeholders(s.insertUnnest), 6}
+			checks["upsertDeadLetterUnnest"] = [2]int{placeholders(s.upsertDeadLetterUnnest), 8}
+			checks["deleteDeadLetterUnnest"] = [2]int{placeholders(s.deleteDeadLetterUnnest), 3}
+			checks["stageCommit"] = [2]int{placeholders(s.stageCommit), 0}
+		} else {
+			checks["upsertDeadLetterRow"] = [2]int{placeholders(s.upsertDeadLetterRow), 8}
+			checks["deleteDeadLetterRow"] = [2]int{placeholders(s.deleteDeadLetterRow), 3}
+		}
+		for name, c := range checks {
+			if c[0] != c[1] {
+				t.Errorf("%s %s has %d placeholders, Go passes %d", d, name, c[0], c[1])
+			}
+		}
+	}
+}
+
+func TestStatementsQuoteConfiguredNames(t *testing.T) {
+	target := tableName{"My Schema", `ev"il`}
+	s := buildStatements(CrateDB, target, target.withSuffix("_dl"), tableName{"My Schema", "p"}, "")
+	for _, want := range []string{`INSERT INTO "My Schema"."ev""il" (`, `CREATE TABLE IF NOT EXISTS "My Schema"."ev""il_dl" (`, `"My Schema"."p"`} {
+		found := false
+		for _, ns := range namedStatements(s) {
+			found = found || strings.Contains(ns[1], want)
+		}
+		if !found {
+			t.Errorf("no statement contains %s", want)
+		}
+	}
+}

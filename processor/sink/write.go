@@ -1,0 +1,289 @@
+package sink
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// writeMethod is how a chunk of rows travels to the database.
+type writeMethod int
+
+const (
+	// methodBatch pipelines one single-row INSERT per row in a pgx.Batch.
+	// CrateDB runs it as one bulk operation and reports each row's outcome
+	// in its own command tag. On PostgreSQL it works too (one transaction).
+	methodBatch writeMethod = iota
+	// methodUnnest sends all rows as column arrays in one INSERT … SELECT
+	// FROM unnest (PostgreSQL).
+	methodUnnest
+	// methodCopy COPYs the rows into a temporary table and inserts from
+	// there (PostgreSQL).
+	methodCopy
+)
+
+func (m writeMethod) String() string {
+	switch m {
+	case methodBatch:
+		return "batch"
+	case methodUnnest:
+		return "unnest"
+	case methodCopy:
+		return "copy"
+	default:
+		return fmt.Sprintf("method(%d)", int(m))
+	}
+}
+
+// Write stores rows idempotently. Rows the database refuses for their data
+// go to the dead-letter table and are listed in Result.DeadLettered; the
+// other rows are written. Transient errors are retried according to
+// Config.Retry. When Write returns nil every row is durably in the target or
+// the dead-letter table.
+func (w *Writer) Write(ctx context.Context, rows []Row) (Result, error) {
+	var res Result
+	for start := 0; start < len(rows); start += w.chunkSize {
+		chunk := rows[start:min(start+w.chunkSize, len(rows))]
+		if err := w.writeChunk(ctx, chunk, &res); err != nil {
+			return res, fmt.Errorf("sink: write %d rows to %s: %w", len(chunk), w.target, err)
+		}
+	}
+	return res, nil
+}
+
+func (w *Writer) writeChunk(ctx context.Context, rows []Row, res *Result) error {
+	// queue holds the parts still to write; a part that fails for a row's
+	// data is split in two until the bad rows stand alone (bisection).
+	queue := [][]Row{rows}
+	var dead []DeadLetter
+	retries, err := w.retry.do(ctx, "write", func(ctx context.Context) error {
+		var d []DeadLetter
+		var err error
+		queue, d, err = w.drain(ctx, queue)
+		dead = append(dead, d...)
+		return err
+	})
+	res.Retries += retries
+	if err != nil {
+		return err
+	}
+	if len(dead) > 0 {
+		retries, err := w.retry.do(ctx, "write dead letters", func(ctx context.Context) error {
+			return w.insertDeadLetters(ctx, dead)
+		})
+		res.Retries += retries
+		if err != nil {
+			return err
+		}
+		res.DeadLettered = append(res.DeadLettered, dead...)
+	}
+	res.Written += len(rows) - len(dead)
+	return nil
+}
+
+// drain writes the queued parts in order. On a transient or configuration
+// error it stops and returns the parts not yet written, so the retry resends
+// only those.
+func (w *Writer) drain(ctx context.Context, queue [][]Row) ([][]Row, []DeadLetter, error) {
+	var dead []DeadLetter
+	for len(queue) > 0 {
+		part := queue[0]
+		d, split, err := w.tryPart(ctx, part)
+		if err != nil {
+			return queue, dead, err
+		}
+		queue = queue[1:]
+		dead = append(dead, d...)
+		if split {
+			h := len(part) / 2
+			queue = append([][]Row{part[:h], part[h:]}, queue...)
+		}
+	}
+	return nil, dead, nil
+}
+
+// tryPart makes one attempt at rows. A data error on a single row
+// dead-letters it; on several rows it asks the caller to split them.
+func (w *Writer) tryPart(ctx context.Context, rows []Row) (dead []DeadLetter, split bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
+	defer cancel()
+	var failed []int
+	switch w.method {
+	case methodUnnest:
+		err = w.insertUnnest(ctx, rows)
+	case methodCopy:
+		err = w.insertViaStage(ctx, rows)
+	default:
+		failed, err = w.insertBatch(ctx, rows)
+	}
+	if err != nil {
+		if classify(w.dialect, err) != classRow {
+			return nil, false, err
+		}
+		if len(rows) > 1 {
+			return nil, true, nil
+		}
+		return []DeadLetter{w.deadLetterFor(rows[0], err)}, false, nil
+	}
+	// CrateDB bulk failures carry no error text: run each failed row alone
+	// to learn why, and to write it if the failure was passing.
+	for _, i := range failed {
+		err := w.insertOne(ctx, rows[i])
+		if err == nil {
+			continue
+		}
+		if classify(w.dialect, err) != classRow {
+			return nil, false, err
+		}
+		dead = append(dead, w.deadLetterFor(rows[i], err))
+	}
+	return dead, false, nil
+}
+
+func (w *Writer) deadLetterFor(r Row, err error) DeadLetter {
+	dl := DeadLetter{
+		ShardID:           r.ShardID,
+		SequenceNumber:    r.SequenceNumber,
+		SubSequenceNumber: r.SubSequenceNumber,
+		PartitionKey:      r.PartitionKey,
+		ArrivedAt:         r.ArrivedAt,
+		Raw:               r.Raw,
+		Stage:             StageWrite,
+		Err:               errorText(err),
+	}
+	w.log.Warn().Str("shard_id", dl.ShardID).Str("seq", dl.SequenceNumber).
+		Int64("sub_seq", dl.SubSequenceNumber).Str("error", dl.Err).Msg("row refused by database, dead-lettering")
+	return dl
+}
+
+// rowArgs are the parameters of statements.insertRow.
+func rowArgs(r *Row) []any {
+	return []any{r.ShardID, r.SequenceNumber, r.SubSequenceNumber, r.PartitionKey,
+		nullTime(r.ArrivedAt), string(r.Payload)}
+}
+
+// payloadBytes never returns nil: a nil slice would be stored as SQL NULL,
+// while a missing payload must be refused (and dead-lettered) like any other
+// invalid JSON, whichever write method runs.
+func payloadBytes(r *Row) []byte {
+	if r.Payload == nil {
+		return []byte{}
+	}
+	return r.Payload
+}
+
+// nullTime stores the zero time as NULL.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+// insertBatch queues one insert per row and returns the indexes of rows
+// whose tag reports a bulk failure (CrateDB). Any error response fails the
+// whole batch: CrateDB discards the batch's deferred rows on a bind error and
+// PostgreSQL rolls the implicit transaction back.
+func (w *Writer) insertBatch(ctx context.Context, rows []Row) (failed []int, err error) {
+	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(rows))}
+	for i := range rows {
+		b.Queue(w.sql.insertRow, rowArgs(&rows[i])...)
+	}
+	br := w.pool.SendBatch(ctx, b)
+	for i := range rows {
+		tag, err := br.Exec()
+		if err != nil {
+			_ = br.Close() // reports the same failure again
+			return nil, err
+		}
+		if rowFailed(tag.String()) {
+			failed = append(failed, i)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, err
+	}
+	return failed, nil
+}
+
+// insertOne runs statements.insertRow for a single row.
+func (w *Writer) insertOne(ctx context.Context, r Row) error {
+	tag, err := w.pool.Exec(ctx, w.sql.insertRow, rowArgs(&r)...)
+	if err != nil {
+		return err
+	}
+	if rowFailed(tag.String()) {
+		return fmt.Errorf("row %s/%s/%d failed without error text (tag %q)",
+			r.ShardID, r.SequenceNumber, r.SubSequenceNumber, tag.String())
+	}
+	return nil
+}
+
+// columns holds rows as column arrays for unnest.
+type columns struct {
+	shard, seq, pkey []string
+	payload          [][]byte // sent as text[] without copying
+	subSeq           []int64
+	arrived          []pgtype.Timestamptz
+}
+
+func toColumns(rows []Row) columns {
+	c := columns{
+		shard:   make([]string, len(rows)),
+		seq:     make([]string, len(rows)),
+		pkey:    make([]string, len(rows)),
+		payload: make([][]byte, len(rows)),
+		subSeq:  make([]int64, len(rows)),
+		arrived: make([]pgtype.Timestamptz, len(rows)),
+	}
+	for i := range rows {
+		r := &rows[i]
+		c.shard[i], c.seq[i], c.pkey[i], c.subSeq[i] = r.ShardID, r.SequenceNumber, r.PartitionKey, r.SubSequenceNumber
+		c.payload[i] = payloadBytes(r)
+		c.arrived[i] = pgtype.Timestamptz{Time: r.ArrivedAt, Valid: !r.ArrivedAt.IsZero()}
+	}
+	return c
+}
+
+func (w *Writer) insertUnnest(ctx context.Context, rows []Row) error {
+	c := toColumns(rows)
+	_, err := w.pool.Exec(ctx, w.sql.insertUnnest, c.shard, c.seq, c.subSeq, c.pkey, c.arrived, c.payload)
+	return err
+}
+
+const rollbackTimeout = 5 * time.Second
+
+// insertViaStage COPYs rows into a temporary table and moves them to the
+// target with ON CONFLICT DO NOTHING, all in one transaction.
+func (w *Writer) insertViaStage(ctx context.Context, rows []Row) (err error) {
+	conn, err := w.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, w.sql.stageBegin); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			// A failed ROLLBACK leaves the connection mid-transaction;
+			// pgxpool then closes it on Release.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+			defer cancel()
+			_, _ = conn.Exec(rctx, w.sql.rollback)
+		}
+	}()
+	src := pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+		r := &rows[i]
+		return []any{r.ShardID, r.SequenceNumber, r.SubSequenceNumber, r.PartitionKey,
+			pgtype.Timestamptz{Time: r.ArrivedAt, Valid: !r.ArrivedAt.IsZero()}, payloadBytes(r)}, nil
+	})
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{stageTableName}, stageColumns, src); err != nil {
+		return err
+	}
+	_, err = conn.Exec(ctx, w.sql.stageCommit)
+	return err
+}

@@ -1,0 +1,253 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+)
+
+// Row is one Kinesis (sub-)record, already decoded.
+type Row struct {
+	ShardID           string
+	SequenceNumber    string // decimal string up to 128 digits; never parsed
+	SubSequenceNumber int64
+	PartitionKey      string
+	ArrivedAt         time.Time // approximate arrival; zero is stored as NULL
+	Payload           []byte    // a JSON object, stored as is (big integers keep their digits)
+	Raw               []byte    // original record bytes, kept only if the row is dead-lettered
+}
+
+// DeadLetter is a record the sink could not decode or the database refused.
+type DeadLetter struct {
+	ShardID           string
+	SequenceNumber    string
+	SubSequenceNumber int64
+	PartitionKey      string
+	ArrivedAt         time.Time
+	Raw               []byte
+	Stage             string // "decode" | "write"
+	Err               string
+}
+
+// Dead-letter stages.
+const (
+	StageDecode = "decode"
+	StageWrite  = "write"
+)
+
+// Config describes the tables and behaviour of a Writer. The zero value
+// (plus a Table) is usable.
+type Config struct {
+	Table           string // [schema.]table; unqualified means doc (CrateDB) / public (PostgreSQL)
+	DeadLetterTable string // default: Table + "_deadletter", same schema
+	ProgressTable   string // default: <schema of Table>.kinesis_progress
+	ObjectPolicy    string // CrateDB payload column: "dynamic" (default) | "ignored"
+	CreateTables    bool   // create missing tables at Open instead of failing
+	Retry           RetryPolicy
+	Logger          zerolog.Logger
+
+	// ChunkSize bounds the rows sent in one round trip; default 5000.
+	ChunkSize int
+	// AttemptTimeout bounds one database round trip so a silently dead
+	// connection is noticed; it then counts as a transient error. Default 2m
+	// (CrateDB itself waits up to 1m for an inactive primary shard).
+	AttemptTimeout time.Duration
+}
+
+const (
+	defaultChunkSize      = 5000
+	defaultAttemptTimeout = 2 * time.Minute
+)
+
+// Result reports what one Write did.
+type Result struct {
+	Written      int          // rows now in the target table (new or already there)
+	DeadLettered []DeadLetter // rows the database refused, now in the dead-letter table
+	Retries      int          // transient failures waited out
+}
+
+// Writer writes rows to one target table. It is safe for concurrent use.
+type Writer struct {
+	pool           *pgxpool.Pool
+	dialect        Dialect
+	sql            statements
+	target         tableName
+	deadLetter     tableName
+	progress       tableName
+	chunkSize      int
+	attemptTimeout time.Duration
+	retry          retrier
+	log            zerolog.Logger
+	method         writeMethod
+	closed         atomic.Bool
+}
+
+// Open connects to databaseURL, detects the dialect and prepares the tables.
+// Transient connection errors are retried according to cfg.Retry; anything
+// else (bad URL, authentication, missing tables) fails at once.
+func Open(ctx context.Context, databaseURL string, cfg Config) (*Writer, error) {
+	if strings.TrimSpace(cfg.Table) == "" {
+		return nil, errors.New("sink: Config.Table is empty")
+	}
+	policy := strings.ToLower(cfg.ObjectPolicy)
+	if policy != "" && policy != "dynamic" && policy != "ignored" {
+		return nil, fmt.Errorf("sink: ObjectPolicy %q: want dynamic or ignored", cfg.ObjectPolicy)
+	}
+	poolCfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("sink: parse database URL: %w", err)
+	}
+	poolCfg.ShouldPing = shouldPing
+	if _, ok := poolCfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		poolCfg.ConnConfig.RuntimeParams["application_name"] = "kinesis-cratedb"
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		return nil, fmt.Errorf("sink: create pool: %w", err)
+	}
+	w := &Writer{
+		pool:           pool,
+		chunkSize:      cfg.ChunkSize,
+		attemptTimeout: cfg.AttemptTimeout,
+		log:            cfg.Logger,
+	}
+	if w.chunkSize <= 0 {
+		w.chunkSize = defaultChunkSize
+	}
+	if w.attemptTimeout <= 0 {
+		w.attemptTimeout = defaultAttemptTimeout
+	}
+	w.retry = retrier{policy: cfg.Retry.withDefaults(), log: cfg.Logger, onConnectionLost: pool.Reset, closed: &w.closed}
+	if err := w.setup(ctx, cfg, policy); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	w.log.Info().Str("dialect", w.dialect.String()).Str("table", w.target.String()).
+		Str("dead_letter_table", w.deadLetter.String()).Str("progress_table", w.progress.String()).
+		Msg("sink ready")
+	return w, nil
+}
+
+// setup detects the dialect, resolves table names and creates or checks tables.
+func (w *Writer) setup(ctx context.Context, cfg Config, policy string) error {
+	startup := w.retry
+	startup.failFastOnConfig = true
+	if _, err := startup.do(ctx, "detect dialect", w.detectDialect); err != nil {
+		return fmt.Errorf("sink: %w", err)
+	}
+	w.retry.dialect = w.dialect
+	startup.dialect = w.dialect
+	w.method = methodBatch
+	if w.dialect == PostgreSQL {
+		// Fastest idempotent path measured (bench_test.go).
+		w.method = methodCopy
+	}
+	var err error
+	if w.target, err = parseTableName(cfg.Table, w.dialect.defaultSchema()); err != nil {
+		return fmt.Errorf("sink: %w", err)
+	}
+	w.deadLetter = w.target.withSuffix("_deadletter")
+	if cfg.DeadLetterTable != "" {
+		if w.deadLetter, err = parseTableName(cfg.DeadLetterTable, w.target.schema); err != nil {
+			return fmt.Errorf("sink: dead-letter %w", err)
+		}
+	}
+	w.progress = tableName{schema: w.target.schema, name: "kinesis_progress"}
+	if cfg.ProgressTable != "" {
+		if w.progress, err = parseTableName(cfg.ProgressTable, w.target.schema); err != nil {
+			return fmt.Errorf("sink: progress %w", err)
+		}
+	}
+	w.sql = buildStatements(w.dialect, w.target, w.deadLetter, w.progress, policy)
+	if cfg.CreateTables {
+		_, err = startup.do(ctx, "create tables", w.createTables)
+	} else {
+		_, err = startup.do(ctx, "check tables", w.checkTables)
+	}
+	if err != nil {
+		return fmt.Errorf("sink: %w", err)
+	}
+	return nil
+}
+
+func (w *Writer) detectDialect(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
+	defer cancel()
+	conn, err := w.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	w.dialect = PostgreSQL
+	if conn.Conn().PgConn().ParameterStatus("crate_version") != "" {
+		w.dialect = CrateDB
+	}
+	return nil
+}
+
+func (w *Writer) createTables(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
+	defer cancel()
+	for _, ddl := range []string{w.sql.createTarget, w.sql.createDeadLetter, w.sql.createProgress} {
+		// Exec without arguments uses the simple protocol, which suits DDL
+		// on both databases.
+		if _, err := w.pool.Exec(ctx, ddl); err != nil {
+			return fmt.Errorf("%s: %w", ddlHead(ddl), err)
+		}
+	}
+	return nil
+}
+
+func (w *Writer) checkTables(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
+	defer cancel()
+	for _, t := range []tableName{w.target, w.deadLetter, w.progress} {
+		var n int64
+		if err := w.pool.QueryRow(ctx, w.sql.tableExists, t.schema, t.name).Scan(&n); err != nil {
+			return fmt.Errorf("look up table %s: %w", t, err)
+		}
+		if n == 0 {
+			return &missingTableError{table: t}
+		}
+	}
+	return nil
+}
+
+// missingTableError is a configuration error: it is never retried at Open.
+type missingTableError struct{ table tableName }
+
+func (e *missingTableError) Error() string {
+	return fmt.Sprintf("table %s does not exist (create it or set CreateTables)", e.table)
+}
+
+// ddlHead shortens a CREATE TABLE statement to its name part for errors.
+func ddlHead(sql string) string {
+	if i := strings.Index(sql, "("); i > 0 {
+		return strings.TrimSpace(sql[:i])
+	}
+	return sql
+}
+
+// shouldPing keeps pgxpool's default liveness ping except on CrateDB older
+// than 6.3.0, which rejects the comment-only statement pgx pings with.
+func shouldPing(_ context.Context, p pgxpool.ShouldPingParams) bool {
+	if v := p.Conn.PgConn().ParameterStatus("crate_version"); v != "" && !crateCanPing(v) {
+		return false
+	}
+	return p.IdleDuration > time.Second
+}
+
+// Dialect reports the database flavour detected at Open.
+func (w *Writer) Dialect() Dialect { return w.dialect }
+
+// Close closes all connections. Calls still retrying return ErrClosed.
+func (w *Writer) Close() {
+	w.closed.Store(true)
+	w.pool.Close()
+}

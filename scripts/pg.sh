@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Throwaway PostgreSQL 15 cluster for development and tests (local-stack.md §5).
+#
+#   scripts/pg.sh start   initdb (trust auth) + start; no-op if already running
+#   scripts/pg.sh stop    fast stop and remove the data directory
+#   scripts/pg.sh url     print the connection URL
+#
+# Environment: PGPORT (default 5432), PG_DIR (default <repo>/.stack/pg).
+# Listens on 127.0.0.1 only; fsync is off because the data is disposable.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PGPORT=${PGPORT:-5432}
+PG_DIR=${PG_DIR:-$repo/.stack/pg}
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+data=$PG_DIR/data
+
+# as_postgres runs a command as the postgres OS user: initdb and the server
+# refuse to run as root.
+as_postgres() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+ensure_installed() {
+	[ -x "$PGBIN/initdb" ] && return 0
+	if [ "$(id -u)" != 0 ]; then
+		echo "pg.sh: $PGBIN/initdb missing and not root; install the postgresql package" >&2
+		exit 1
+	fi
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql
+}
+
+running() {
+	[ -f "$data/postmaster.pid" ] && as_postgres "$PGBIN/pg_ctl" -D "$data" status >/dev/null 2>&1
+}
+
+start() {
+	ensure_installed
+	if running; then
+		return 0
+	fi
+	mkdir -p "$PG_DIR"
+	if [ "$(id -u)" = 0 ]; then
+		chown postgres:postgres "$PG_DIR"
+	fi
+	if [ ! -f "$data/PG_VERSION" ]; then
+		as_postgres "$PGBIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log"
+	fi
+	as_postgres "$PGBIN/pg_ctl" -D "$data" -l "$PG_DIR/server.log" -w -t 30 \
+		-o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PG_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+		start >/dev/null
+}
+
+stop() {
+	if running; then
+		as_postgres "$PGBIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+	fi
+	rm -rf "$PG_DIR"
+}
+
+case "${1:-}" in
+start) start ;;
+stop) stop ;;
+url) echo "postgres://postgres@127.0.0.1:$PGPORT/postgres?sslmode=disable" ;;
+*)
+	echo "usage: $0 start|stop|url" >&2
+	exit 2
+	;;
+esac

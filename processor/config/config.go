@@ -31,7 +31,6 @@ type Settings struct {
 	CreateTables    bool
 
 	BatchMaxRecords    int
-	BatchMaxBytes      int
 	CheckpointInterval time.Duration
 	ProgressInterval   time.Duration
 
@@ -98,7 +97,6 @@ func FromProperties(props Properties, environ []string) (Settings, error) {
 		ObjectPolicy:        r.oneOf("sink.objectPolicy", "dynamic", "dynamic", "ignored"),
 		CreateTables:        r.boolean("sink.createTables", true),
 		BatchMaxRecords:     r.integer("sink.batchMaxRecords", 5000, 1, 100000),
-		BatchMaxBytes:       r.integer("sink.batchMaxBytes", 16<<20, 1024, 1<<30),
 		CheckpointInterval:  r.millis("sink.checkpointIntervalMillis", 10*time.Second),
 		ProgressInterval:    r.millis("sink.progressIntervalMillis", 10*time.Second),
 		RetryInitialBackoff: r.millis("sink.retryInitialBackoffMillis", 200*time.Millisecond),

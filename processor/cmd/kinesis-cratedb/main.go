@@ -1,0 +1,170 @@
+// Command kinesis-cratedb is the KCL MultiLang child that writes Kinesis
+// records to CrateDB (or PostgreSQL). The daemon starts it once per shard:
+//
+//	executableName = bin/kinesis-cratedb --properties properties/record_processor.properties
+//
+// Other uses:
+//
+//	kinesis-cratedb check  --properties FILE          check settings, connect, create tables
+//	kinesis-cratedb replay --properties FILE [--shard ID]   retry dead-lettered records
+//
+// Exit codes: 0 done, 1 runtime failure (records are redelivered after the
+// daemon restarts), 78 invalid settings.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/config"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/decode"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/ingest"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/kcl"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/logfile"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/sink"
+	"github.com/rs/zerolog"
+)
+
+const (
+	exitFailure = 1
+	exitConfig  = 78 // EX_CONFIG
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	cmd := "child"
+	if len(args) > 0 && (args[0] == "check" || args[0] == "replay") {
+		cmd, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("kinesis-cratedb "+cmd, flag.ContinueOnError)
+	propsPath := fs.String("properties", "", "the daemon's properties file, which also holds the sink.* settings")
+	shard := fs.String("shard", "", "replay: only this shard's dead-lettered records")
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	settings, err := config.Load(*propsPath, os.Environ())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "kinesis-cratedb: %v\n", err)
+		return exitConfig
+	}
+	dec, err := decode.New(settings.Format)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "kinesis-cratedb: invalid setting sink.format: %v\n", err)
+		return exitConfig
+	}
+	logFile := &logfile.File{Path: settings.LogFile, MaxBytes: int64(settings.LogMaxSizeMB) << 20, Backups: settings.LogMaxBackups}
+	defer logFile.Close()
+	log := newLogger(logFile, os.Stderr, settings.LogLevel)
+
+	ctx := context.Background()
+	switch cmd {
+	case "check":
+		return check(ctx, settings, log)
+	case "replay":
+		return replay(ctx, settings, dec, *shard, log)
+	}
+	return serve(ctx, settings, dec, log)
+}
+
+// newLogger logs to the file at the configured level and copies errors to
+// stderr, which the daemon writes into its own log.
+func newLogger(file io.Writer, stderr io.Writer, level zerolog.Level) zerolog.Logger {
+	console := zerolog.ConsoleWriter{Out: stderr, NoColor: true, TimeFormat: time.RFC3339}
+	w := zerolog.MultiLevelWriter(file, &zerolog.FilteredLevelWriter{
+		Writer: zerolog.LevelWriterAdapter{Writer: console}, Level: zerolog.ErrorLevel,
+	})
+	return zerolog.New(w).Level(level).With().Timestamp().Int("pid", os.Getpid()).Logger()
+}
+
+func serve(ctx context.Context, s config.Settings, dec decode.Decoder, log zerolog.Logger) int {
+	var dst ingest.Sink = ingest.Discard{}
+	if s.Mode == config.ModeWrite {
+		w, err := openSink(ctx, s, log)
+		if err != nil {
+			log.Error().Err(err).Msg("cannot open the database sink")
+			return exitFailure
+		}
+		defer w.Close()
+		dst = w
+	}
+	p := &ingest.Processor{
+		Sink: dst, Decoder: dec, Log: log,
+		CheckpointInterval: s.CheckpointInterval,
+		ProgressInterval:   s.ProgressInterval,
+		CheckpointRetry: kcl.Retry{OnRetry: func(attempt int, err error) {
+			log.Warn().Err(err).Int("attempt", attempt).Msg("checkpoint retry")
+		}},
+	}
+	if err := kcl.Run(ctx, p); err != nil {
+		log.Error().Err(err).Msg("stopping without acknowledging the current action; the daemon will redeliver from the last checkpoint")
+		return exitFailure
+	}
+	return 0
+}
+
+func openSink(ctx context.Context, s config.Settings, log zerolog.Logger) (*sink.Writer, error) {
+	return sink.Open(ctx, s.DatabaseURL, sink.Config{
+		Table:           s.Table,
+		DeadLetterTable: s.DeadLetterTable,
+		ProgressTable:   s.ProgressTable,
+		ObjectPolicy:    s.ObjectPolicy,
+		CreateTables:    s.CreateTables,
+		ChunkSize:       s.BatchMaxRecords,
+		Logger:          log,
+		Retry: sink.RetryPolicy{
+			InitialBackoff: s.RetryInitialBackoff,
+			MaxBackoff:     s.RetryMaxBackoff,
+			MaxWait:        s.RetryMaxWait,
+		},
+	})
+}
+
+func check(ctx context.Context, s config.Settings, log zerolog.Logger) int {
+	if s.Mode == config.ModeDiscard {
+		fmt.Fprintln(os.Stderr, "settings ok (sink.mode = discard: no database)")
+		return 0
+	}
+	w, err := openSink(ctx, s, log)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "kinesis-cratedb: %v\n", err)
+		return exitFailure
+	}
+	defer w.Close()
+	fmt.Fprintf(os.Stderr, "settings ok: %s database, table %s\n", w.Dialect(), s.Table)
+	return 0
+}
+
+func replay(ctx context.Context, s config.Settings, dec decode.Decoder, shard string, log zerolog.Logger) int {
+	if s.Mode != config.ModeWrite {
+		fmt.Fprintln(os.Stderr, "kinesis-cratedb: replay needs sink.mode = write")
+		return exitConfig
+	}
+	w, err := openSink(ctx, s, log)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "kinesis-cratedb: %v\n", err)
+		return exitFailure
+	}
+	defer w.Close()
+	res, err := w.ReplayDeadLetters(ctx, sink.ReplayFilter{ShardID: shard}, func(dl sink.DeadLetter) (sink.Row, error) {
+		payload, err := dec.Decode(dl.Raw)
+		if err != nil {
+			return sink.Row{}, err
+		}
+		return sink.Row{ShardID: dl.ShardID, SequenceNumber: dl.SequenceNumber, SubSequenceNumber: dl.SubSequenceNumber,
+			PartitionKey: dl.PartitionKey, ArrivedAt: dl.ArrivedAt, Payload: payload, Raw: dl.Raw}, nil
+	})
+	fmt.Fprintf(os.Stderr, "replayed: %+v\n", res)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(os.Stderr, "kinesis-cratedb: replay: %v\n", err)
+		return exitFailure
+	}
+	return 0
+}

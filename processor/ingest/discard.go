@@ -1,0 +1,20 @@
+package ingest
+
+import (
+	"context"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/sink"
+)
+
+// Discard is the dry-run sink (sink.mode = discard): records are decoded and
+// checkpointed but stored nowhere. It measures the protocol and decoding
+// alone, and checks a stream's payloads without a database.
+type Discard struct{}
+
+func (Discard) Write(_ context.Context, rows []sink.Row) (sink.Result, error) {
+	return sink.Result{Written: len(rows)}, nil
+}
+
+func (Discard) WriteDeadLetters(context.Context, []sink.DeadLetter) error { return nil }
+
+func (Discard) UpdateProgress(context.Context, sink.Progress) error { return nil }

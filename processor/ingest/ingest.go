@@ -1,0 +1,208 @@
+// Package ingest is the record processor behind bin/kinesis-cratedb: it
+// decodes each batch the daemon delivers, writes it to the sink, and only
+// then checkpoints. Data flows one way: records → decode → sink →
+// checkpoint → status.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/decode"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/kcl"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/sink"
+	"github.com/rs/zerolog"
+)
+
+// Sink stores rows durably; *sink.Writer is the real one, Discard the
+// dry-run one.
+type Sink interface {
+	Write(ctx context.Context, rows []sink.Row) (sink.Result, error)
+	WriteDeadLetters(ctx context.Context, dls []sink.DeadLetter) error
+	UpdateProgress(ctx context.Context, p sink.Progress) error
+}
+
+// Processor implements kcl.RecordProcessor for one shard.
+type Processor struct {
+	Sink    Sink
+	Decoder decode.Decoder
+	Log     zerolog.Logger
+	// CheckpointInterval spaces checkpoints (each is a DynamoDB write);
+	// 0 checkpoints after every batch. Shutdown and shard end always
+	// checkpoint.
+	CheckpointInterval time.Duration
+	// ProgressInterval spaces the progress log line and progress table row.
+	ProgressInterval time.Duration
+	CheckpointRetry  kcl.Retry
+
+	shard        string
+	written      position // last record durably stored (target or dead-letter table)
+	checkpointed position
+	lastCP       time.Time
+	leaseGone    bool // the daemon said ShutdownException: another worker owns the shard
+	stats        stats
+}
+
+type position struct {
+	seq string
+	sub int64
+}
+
+func (p position) String() string {
+	if p.seq == "" {
+		return "none"
+	}
+	return p.seq + "/" + itoa(p.sub)
+}
+
+// Initialize remembers the shard and where the lease says it starts.
+func (p *Processor) Initialize(_ context.Context, in kcl.InitializeInput) error {
+	p.shard = in.ShardID
+	p.Log = p.Log.With().Str("shard", in.ShardID).Logger()
+	p.lastCP = time.Now()
+	p.stats.reset(time.Now())
+	p.Log.Info().Str("checkpoint", in.SequenceNumber).Int64("sub_sequence", in.SubSequenceNumber).Msg("shard initialized")
+	return nil
+}
+
+// ProcessRecords stores the batch and checkpoints when the interval is due.
+// A batch that cannot be stored is not acknowledged (kcl.Fatal): the child
+// exits, and the records are delivered again after the restart.
+func (p *Processor) ProcessRecords(ctx context.Context, in kcl.ProcessRecordsInput) error {
+	start := time.Now()
+	if in.MillisBehindLatest != nil {
+		p.stats.behind = *in.MillisBehindLatest
+	}
+	if len(in.Records) > 0 {
+		dead, err := p.store(ctx, in.Records)
+		if err != nil {
+			return kcl.Fatal(err)
+		}
+		last := in.Records[len(in.Records)-1]
+		p.written = position{last.SequenceNumber, last.SubSequenceNumber}
+		p.stats.add(in.Records, dead)
+		p.Log.Debug().Int("records", len(in.Records)).Int("dead_lettered", dead).
+			Str("last", p.written.String()).Dur("took", time.Since(start)).Msg("batch stored")
+	}
+	if time.Since(p.lastCP) >= p.CheckpointInterval {
+		p.checkpoint(ctx, in.Checkpointer)
+	}
+	p.reportIfDue(ctx, false)
+	return nil
+}
+
+// store decodes and writes one batch; it returns how many records went to
+// the dead-letter table.
+func (p *Processor) store(ctx context.Context, records []kcl.Record) (int, error) {
+	rows := make([]sink.Row, 0, len(records))
+	var undecodable []sink.DeadLetter
+	for _, r := range records {
+		payload, err := p.Decoder.Decode(r.Data)
+		if err != nil {
+			undecodable = append(undecodable, sink.DeadLetter{
+				ShardID: p.shard, SequenceNumber: r.SequenceNumber, SubSequenceNumber: r.SubSequenceNumber,
+				PartitionKey: r.PartitionKey, ArrivedAt: r.ApproximateArrivalTimestamp, Raw: r.Data,
+				Stage: sink.StageDecode, Err: err.Error(),
+			})
+			continue
+		}
+		rows = append(rows, sink.Row{
+			ShardID: p.shard, SequenceNumber: r.SequenceNumber, SubSequenceNumber: r.SubSequenceNumber,
+			PartitionKey: r.PartitionKey, ArrivedAt: r.ApproximateArrivalTimestamp, Payload: payload, Raw: r.Data,
+		})
+	}
+	if len(undecodable) > 0 {
+		if err := p.Sink.WriteDeadLetters(ctx, undecodable); err != nil {
+			return 0, err
+		}
+		p.Log.Warn().Int("records", len(undecodable)).Str("first_error", undecodable[0].Err).
+			Str("first_sequence", undecodable[0].SequenceNumber).Msg("undecodable records sent to the dead-letter table")
+	}
+	if len(rows) == 0 {
+		return len(undecodable), nil
+	}
+	res, err := p.Sink.Write(ctx, rows)
+	if err != nil {
+		return 0, err
+	}
+	if n := len(res.DeadLettered); n > 0 {
+		p.Log.Warn().Int("records", n).Str("first_error", res.DeadLettered[0].Err).
+			Str("first_sequence", res.DeadLettered[0].SequenceNumber).Msg("records refused by the database sent to the dead-letter table")
+	}
+	return len(undecodable) + len(res.DeadLettered), nil
+}
+
+// checkpoint records the last stored record with the daemon. Failures are
+// logged, not fatal: the records are stored, and the next checkpoint covers
+// them.
+func (p *Processor) checkpoint(ctx context.Context, cp *kcl.Checkpointer) {
+	if p.leaseGone || p.written == p.checkpointed || p.written.seq == "" {
+		p.lastCP = time.Now()
+		return
+	}
+	at := p.written
+	err := p.CheckpointRetry.Do(ctx, func(ctx context.Context) error { return cp.CheckpointAt(ctx, at.seq, at.sub) })
+	p.lastCP = time.Now()
+	switch {
+	case err == nil:
+		p.checkpointed = at
+		p.Log.Debug().Str("at", at.String()).Msg("checkpointed")
+	case kcl.IsCheckpointError(err, kcl.ShutdownException):
+		p.leaseGone = true
+		p.Log.Warn().Err(err).Msg("lease taken by another worker; no more checkpoints from this process")
+	default:
+		p.Log.Error().Err(err).Str("at", at.String()).Msg("checkpoint failed; records are stored and the next checkpoint will cover them")
+	}
+}
+
+// ShutdownRequested checkpoints what is stored: the worker is stopping or
+// handing the lease over.
+func (p *Processor) ShutdownRequested(ctx context.Context, in kcl.ShutdownRequestedInput) error {
+	p.checkpoint(ctx, in.Checkpointer)
+	p.reportIfDue(ctx, true)
+	p.Log.Info().Str("checkpoint", p.checkpointed.String()).Msg("shutdown requested")
+	return nil
+}
+
+// ShardEnded checkpoints SHARD_END; every record of the shard was stored
+// before its batch was acknowledged.
+func (p *Processor) ShardEnded(ctx context.Context, in kcl.ShardEndedInput) error {
+	err := p.CheckpointRetry.Do(ctx, in.Checkpointer.Checkpoint)
+	if err != nil {
+		p.Log.Error().Err(err).Msg("checkpoint at SHARD_END failed")
+		return err
+	}
+	p.checkpointed = position{seq: "SHARD_END"}
+	p.reportIfDue(ctx, true)
+	p.Log.Info().Msg("shard ended, checkpointed SHARD_END")
+	return nil
+}
+
+// LeaseLost only reports: checkpointing is impossible now.
+func (p *Processor) LeaseLost(ctx context.Context, _ kcl.LeaseLostInput) error {
+	p.reportIfDue(ctx, true)
+	p.Log.Info().Str("checkpoint", p.checkpointed.String()).Msg("lease lost")
+	return nil
+}
+
+// reportIfDue writes the progress log line and the progress table row.
+func (p *Processor) reportIfDue(ctx context.Context, force bool) {
+	now := time.Now()
+	if !force && now.Sub(p.stats.since) < p.ProgressInterval {
+		return
+	}
+	p.stats.log(p.Log, now, p.checkpointed)
+	if p.shard == "" {
+		return
+	}
+	err := p.Sink.UpdateProgress(ctx, sink.Progress{
+		ShardID: p.shard, LastSequence: p.written.seq, LastSubSequence: p.written.sub,
+		CheckpointSequence: p.checkpointed.seq, CheckpointSubSequence: p.checkpointed.sub,
+		MillisBehindLatest: p.stats.behind, RecordsWritten: p.stats.totalRecords, DeadLettered: p.stats.totalDead,
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		p.Log.Warn().Err(err).Msg("progress table not updated")
+	}
+	p.stats.reset(now)
+}

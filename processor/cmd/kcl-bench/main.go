@@ -1,0 +1,255 @@
+// Command kcl-bench plays the Java MultiLangDaemon's side of the KCL
+// multilang protocol against any child command and measures it:
+//
+//	kcl-bench [flags] -- <child argv...>
+//	kcl-bench null-child        (a minimal child that only answers statuses)
+//
+// It sends initialize, a stream of pre-encoded processRecords batches,
+// shutdownRequested (the child should checkpoint) and leaseLost, closes the
+// child's stdin and reports throughput, batch latency and the child's
+// resource usage. It exits non-zero on any protocol violation.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"time"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/daemonsim"
+)
+
+type config struct {
+	name       string
+	records    int
+	size       int
+	batch      int
+	seed       int64
+	subRecords int
+	shard      string
+	jsonOut    string
+	stderrPath string
+	timeout    time.Duration
+	exitWait   time.Duration
+	child      []string
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "null-child" {
+		if err := nullChild(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "null-child:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	cfg, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kcl-bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := run(ctx, cfg)
+	if res != nil {
+		printTable(os.Stdout, res)
+		if cfg.jsonOut != "" {
+			if werr := writeJSON(cfg.jsonOut, res); werr != nil {
+				fmt.Fprintln(os.Stderr, "kcl-bench:", werr)
+				os.Exit(1)
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kcl-bench:", err)
+		os.Exit(1)
+	}
+	if res.Violations > 0 {
+		fmt.Fprintf(os.Stderr, "kcl-bench: %d protocol violations\n", res.Violations)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("kcl-bench", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: kcl-bench [flags] -- <child argv...>\n       kcl-bench null-child")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&cfg.name, "name", "", "label of this run in the result (default: the child's argv[0])")
+	fs.IntVar(&cfg.records, "records", 200000, "records to send")
+	fs.IntVar(&cfg.size, "size", 1024, "JSON payload bytes per record")
+	fs.IntVar(&cfg.batch, "batch", 10000, "records per processRecords message (KCL's maxRecords)")
+	fs.Int64Var(&cfg.seed, "seed", 1, "record generator seed")
+	fs.IntVar(&cfg.subRecords, "sub-records", 0, "records sharing one sequence number, as after KPL de-aggregation (0: none)")
+	fs.StringVar(&cfg.shard, "shard", daemonsim.DefaultShardID, "shard id sent in initialize")
+	fs.StringVar(&cfg.jsonOut, "json", "", "also write the result as JSON to this file")
+	fs.StringVar(&cfg.stderrPath, "child-stderr", "", "write the child's stderr to this file instead of ours")
+	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Minute, "abort the whole run after this long")
+	fs.DurationVar(&cfg.exitWait, "exit-timeout", 30*time.Second, "how long the child may take to exit after stdin EOF")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	cfg.child = fs.Args()
+	switch {
+	case len(cfg.child) == 0:
+		return cfg, errors.New("no child command: kcl-bench [flags] -- <child argv...>")
+	case cfg.records <= 0 || cfg.batch <= 0 || cfg.size <= 0:
+		return cfg, errors.New("--records, --batch and --size must be positive")
+	}
+	if cfg.name == "" {
+		cfg.name = cfg.child[0]
+	}
+	return cfg, nil
+}
+
+// Result is what one run measured; its JSON form is read by
+// scripts/bench/report.py.
+type Result struct {
+	Name            string    `json:"name"`
+	Child           []string  `json:"child"`
+	Records         int       `json:"records"`
+	RecordSize      int       `json:"record_size"`
+	BatchSize       int       `json:"batch_size"`
+	Batches         int       `json:"batches"`
+	InputBytes      int64     `json:"input_bytes"`
+	StartupSeconds  float64   `json:"startup_s"`
+	WallSeconds     float64   `json:"wall_s"`
+	RecordsPerSec   float64   `json:"records_per_s"`
+	MBPerSec        float64   `json:"mb_per_s"`
+	LatencyMs       Latencies `json:"batch_latency_ms"`
+	ShutdownSeconds float64   `json:"shutdown_s"`
+	PeakRSSMiB      float64   `json:"child_peak_rss_mib"`
+	CPUSeconds      float64   `json:"child_cpu_s"`
+	ExitCode        int       `json:"child_exit_code"`
+	Checkpoints     int       `json:"checkpoints"`
+	LastCheckpoint  string    `json:"last_checkpoint"`
+	CheckpointAtEnd bool      `json:"checkpoint_at_end"`
+	Violations      int       `json:"violations"`
+	ViolationLines  []string  `json:"violation_samples,omitempty"`
+	Error           string    `json:"error,omitempty"`
+	StartedAt       time.Time `json:"started_at"`
+}
+
+// Latencies are batch round trips: from writing a processRecords line to
+// reading its status.
+type Latencies struct {
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+func run(ctx context.Context, cfg config) (*Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	records, err := daemonsim.Generator{Seed: cfg.seed, Size: cfg.size, SubRecords: cfg.subRecords}.Records(cfg.records)
+	if err != nil {
+		return nil, err
+	}
+	zero := int64(0)
+	batches := daemonsim.Batches(records, cfg.batch, &zero)
+	records = nil // only the encoded lines are needed from here on
+	runtime.GC()  // so that collecting them does not land in the timed stream
+	res := &Result{Name: cfg.name, Child: cfg.child, Records: cfg.records, RecordSize: cfg.size, BatchSize: cfg.batch,
+		Batches: len(batches), StartedAt: time.Now().UTC()}
+	for _, b := range batches {
+		res.InputBytes += int64(len(b.Line))
+	}
+	stderr, closeStderr, err := stderrSink(cfg.stderrPath)
+	if err != nil {
+		return nil, err
+	}
+	defer closeStderr()
+	d := daemonsim.Daemon{Stderr: stderr, ExitTimeout: cfg.exitWait}
+	err = session(ctx, d, cfg, batches, res)
+	if err != nil {
+		res.Error = err.Error()
+	}
+	return res, err
+}
+
+// session runs the child through a whole lease and fills res, also when it
+// fails half-way.
+func session(ctx context.Context, d daemonsim.Daemon, cfg config, batches []daemonsim.Batch, res *Result) (err error) {
+	began := time.Now()
+	child, err := d.Start(ctx, cfg.child, nil, "")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = child.Kill()
+		}
+		exit, cerr := child.Close()
+		res.ShutdownSeconds = exit.Duration.Seconds()
+		res.PeakRSSMiB = float64(exit.MaxRSS) / (1 << 20)
+		res.CPUSeconds = exit.CPU().Seconds()
+		res.ExitCode = exit.Code
+		res.Checkpoints = child.CheckpointRequests()
+		if last, ok := child.LastCheckpoint(); ok {
+			res.LastCheckpoint = last.Sequence
+			res.CheckpointAtEnd = last.Compare(batches[len(batches)-1].Largest) >= 0
+		}
+		for _, v := range child.Violations() {
+			res.Violations++
+			if len(res.ViolationLines) < 5 {
+				res.ViolationLines = append(res.ViolationLines, v.Reason+": "+v.Line)
+			}
+		}
+		if err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	trim := daemonsim.SentinelTrimHorizon
+	zero := int64(0)
+	if err := child.Initialize(ctx, cfg.shard, &trim, &zero); err != nil {
+		return err
+	}
+	res.StartupSeconds = time.Since(began).Seconds()
+	lat := make([]time.Duration, 0, len(batches))
+	streamStart := time.Now()
+	for i, b := range batches {
+		t0 := time.Now()
+		if err := child.SendBatch(ctx, b); err != nil {
+			return fmt.Errorf("batch %d: %w", i, err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	wall := time.Since(streamStart)
+	res.WallSeconds = wall.Seconds()
+	res.RecordsPerSec = float64(res.Records) / wall.Seconds()
+	res.MBPerSec = float64(res.InputBytes) / 1e6 / wall.Seconds()
+	res.LatencyMs = latencies(lat)
+	if err := child.ShutdownRequested(ctx); err != nil {
+		return err
+	}
+	return child.LeaseLost(ctx)
+}
+
+func stderrSink(path string) (io.Writer, func(), error) {
+	if path == "" {
+		return os.Stderr, func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("child stderr file: %w", err)
+	}
+	return f, func() { _ = f.Close() }, nil
+}
+
+func writeJSON(path string, res *Result) error {
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}

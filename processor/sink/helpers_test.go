@@ -5,29 +5,19 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
 	"github.com/rs/zerolog"
 )
 
 // testDatabaseURL returns the PostgreSQL to test against. Without one the
 // integration tests skip, except under CI=true where that is a failure.
-func testDatabaseURL(t testing.TB) string {
-	t.Helper()
-	url := os.Getenv("TEST_DATABASE_URL")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TEST_DATABASE_URL is not set (required when CI=true); start one with scripts/pg.sh start")
-		}
-		t.Skip("TEST_DATABASE_URL not set; start one with scripts/pg.sh start and export TEST_DATABASE_URL=$(scripts/pg.sh url)")
-	}
-	return url
-}
+func testDatabaseURL(t testing.TB) string { return pgtest.DatabaseURL(t) }
 
 var nonIdent = regexp.MustCompile(`[^a-z0-9_]+`)
 

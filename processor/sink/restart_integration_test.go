@@ -2,93 +2,21 @@ package sink
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
 )
 
-// pgCluster is a dedicated PostgreSQL started with scripts/pg.sh, so a test
-// can stop and restart it without disturbing TEST_DATABASE_URL.
-type pgCluster struct {
-	t    *testing.T
-	dir  string
-	port int
-}
-
-const pgBin = "/usr/lib/postgresql/15/bin"
-
-func startCluster(t *testing.T) *pgCluster {
-	t.Helper()
-	testDatabaseURL(t) // same gate as every integration test
-	if os.Geteuid() != 0 {
-		t.Skip("stopping and starting PostgreSQL needs root (runuser postgres)")
-	}
-	base, err := os.MkdirTemp("", "sink-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The postgres user must reach PG_DIR inside it.
-	if err := os.Chmod(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	c := &pgCluster{t: t, dir: filepath.Join(base, "pg"), port: freePort(t)}
-	t.Cleanup(func() {
-		c.script("stop")
-		_ = os.RemoveAll(base)
-	})
-	c.script("start")
-	return c
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func (c *pgCluster) url() string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.port)
-}
-
-func (c *pgCluster) script(arg string) {
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "..", "scripts", "pg.sh")
-	cmd := exec.Command(script, arg)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("PGPORT=%d", c.port), "PG_DIR="+c.dir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		c.t.Errorf("pg.sh %s: %v\n%s", arg, err, out)
-	}
-}
-
-// stop shuts the server down ("fast": connections are terminated) but keeps
-// its data.
-func (c *pgCluster) stop() {
-	cmd := exec.Command("runuser", "-u", "postgres", "--", filepath.Join(pgBin, "pg_ctl"),
-		"-D", filepath.Join(c.dir, "data"), "-m", "fast", "-w", "stop")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		c.t.Errorf("pg_ctl stop: %v\n%s", err, out)
-	}
-}
-
-// restartAfter starts the server again after d, in the background.
-func (c *pgCluster) restartAfter(d time.Duration) <-chan struct{} {
+// restartAfter starts the stopped cluster again after d, in the background.
+func restartAfter(c *pgtest.Cluster, d time.Duration) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		time.Sleep(d)
-		c.script("start")
+		c.Restart()
 	}()
 	return done
 }
@@ -107,10 +35,10 @@ func assertExactly(t *testing.T, w *Writer, n int) {
 }
 
 func TestWriteSurvivesServerRestart(t *testing.T) {
-	c := startCluster(t)
+	c := pgtest.Start(t)
 	for _, m := range postgresMethods {
 		t.Run(m.String(), func(t *testing.T) {
-			w := openTest(t, c.url(), func(cfg *Config) {
+			w := openTest(t, c.URL(), func(cfg *Config) {
 				cfg.ChunkSize = 1000
 				cfg.Retry = RetryPolicy{InitialBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, MaxWait: time.Minute}
 			})
@@ -122,8 +50,8 @@ func TestWriteSurvivesServerRestart(t *testing.T) {
 			}
 
 			// Server down before the write starts.
-			c.stop()
-			restarted := c.restartAfter(2 * time.Second)
+			c.Stop()
+			restarted := restartAfter(c, 2*time.Second)
 			res, err := w.Write(ctx, rows[1000:6000])
 			<-restarted
 			if err != nil {
@@ -145,9 +73,9 @@ func TestWriteSurvivesServerRestart(t *testing.T) {
 				res, err := w.Write(ctx, rows[6000:])
 				done <- outcome{res, err}
 			}()
-			waitForRows(t, c.url(), w.target, 6000)
-			c.stop()
-			restarted = c.restartAfter(2 * time.Second)
+			waitForRows(t, c.URL(), w.target, 6000)
+			c.Stop()
+			restarted = restartAfter(c, 2*time.Second)
 			out := <-done
 			<-restarted
 			if out.err != nil {
@@ -163,11 +91,11 @@ func TestWriteSurvivesServerRestart(t *testing.T) {
 }
 
 func TestWriteGivesUpWhenServerStaysDown(t *testing.T) {
-	c := startCluster(t)
-	w := openTest(t, c.url(), func(cfg *Config) {
+	c := pgtest.Start(t)
+	w := openTest(t, c.URL(), func(cfg *Config) {
 		cfg.Retry = RetryPolicy{InitialBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, MaxWait: time.Second}
 	})
-	c.stop()
+	c.Stop()
 	start := time.Now()
 	_, err := w.Write(context.Background(), makeRows("shardId-000000000011", 10, 50))
 	if err == nil {
@@ -176,7 +104,7 @@ func TestWriteGivesUpWhenServerStaysDown(t *testing.T) {
 	if !strings.Contains(err.Error(), "giving up") || time.Since(start) > 10*time.Second {
 		t.Fatalf("error %q after %s, want giving up after about 1s", err, time.Since(start))
 	}
-	c.script("start") // so cleanup can drop the tables
+	c.Restart() // so cleanup can drop the tables
 }
 
 // waitForRows polls over its own connection until table has more than n rows.

@@ -403,3 +403,35 @@ func TestReplayDeadLettersMovesFixedRows(t *testing.T) {
 		t.Fatalf("replayed row payload %q, %v", fixedPayload, err)
 	}
 }
+
+// TestConcurrentOpenCreatesTablesOnce opens many writers on the same new
+// tables at once, as the daemon does when it starts one child per shard:
+// PostgreSQL's CREATE TABLE IF NOT EXISTS races, and every Open must still
+// succeed.
+func TestConcurrentOpenCreatesTablesOnce(t *testing.T) {
+	url := testDatabaseURL(t)
+	table := "public." + uniqueTable(t)
+	const n = 8
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		go func() {
+			<-start
+			w, err := Open(context.Background(), url, Config{Table: table, ProgressTable: table + "_progress", CreateTables: true, Logger: testLogger(t)})
+			if err == nil {
+				w.Close()
+			}
+			errs <- err
+		}()
+	}
+	close(start)
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent Open: %v", err)
+		}
+	}
+	w := openTest(t, url, func(c *Config) { c.Table = table; c.ProgressTable = table + "_progress" })
+	if _, err := w.Write(context.Background(), makeRows("s", 1, 10)); err != nil {
+		t.Fatal(err)
+	}
+}

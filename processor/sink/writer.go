@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 )
@@ -195,13 +196,42 @@ func (w *Writer) createTables(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
 	defer cancel()
 	for _, ddl := range []string{w.sql.createTarget, w.sql.createDeadLetter, w.sql.createProgress} {
-		// Exec without arguments uses the simple protocol, which suits DDL
-		// on both databases.
-		if _, err := w.pool.Exec(ctx, ddl); err != nil {
+		if err := w.execDDL(ctx, ddl); err != nil {
 			return fmt.Errorf("%s: %w", ddlHead(ddl), err)
 		}
 	}
 	return nil
+}
+
+// execDDL runs one CREATE ... IF NOT EXISTS. The daemon starts one child per
+// shard at the same moment, and PostgreSQL's IF NOT EXISTS is not safe
+// against a concurrent creator: the loser gets a unique violation on its
+// catalog (pg_type_typname_nsp_index) or duplicate_table. Running it again
+// then finds the table.
+func (w *Writer) execDDL(ctx context.Context, ddl string) error {
+	for attempt := 1; ; attempt++ {
+		// Exec without arguments uses the simple protocol, which suits DDL
+		// on both databases.
+		_, err := w.pool.Exec(ctx, ddl)
+		if err == nil || attempt == 5 || !concurrentDDL(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+		}
+	}
+}
+
+// concurrentDDL reports the errors PostgreSQL gives the loser of two
+// concurrent CREATE ... IF NOT EXISTS of the same object.
+func concurrentDDL(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	return pgErr.Code == "42P07" || pgErr.Code == "42710" || (pgErr.Code == "23505" && strings.Contains(pgErr.ConstraintName+pgErr.Message, "pg_"))
 }
 
 func (w *Writer) checkTables(ctx context.Context) error {

@@ -132,6 +132,9 @@ func check(ctx context.Context, s config.Settings, log zerolog.Logger) int {
 		fmt.Fprintln(os.Stderr, "settings ok (sink.mode = discard: no database)")
 		return 0
 	}
+	if s.RetryMaxWait == 0 {
+		s.RetryMaxWait = 15 * time.Second // a check answers, it does not wait for the database forever
+	}
 	w, err := openSink(ctx, s, log)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kinesis-cratedb: %v\n", err)

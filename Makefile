@@ -1,0 +1,65 @@
+# kinesis-cratedb — see README.md.
+#   make demo    set up the local stack, run the daemon with our child, publish, show rows
+#   make test    all tests: unit + end to end (real daemon, emulators, PostgreSQL)
+#   make bench   benchmarks (see README)
+
+SHELL        := /bin/bash
+GO           ?= go
+KCL_VERSION  ?= 3.1.3
+BINARIES     := kinesis-cratedb record-processor publish kinesis-local kcl-bench
+BIN          := $(addprefix bin/,$(BINARIES))
+JARS_STAMP   := jars/lib/.kcl-$(KCL_VERSION)
+NPM_STAMP    := scripts/node_modules/.package-lock.json
+GO_SOURCES   := $(shell find processor -name '*.go' -not -name '*_test.go') go.mod go.sum
+
+.PHONY: all build jars npm deps test test-unit demo bench chaos stack-up stack-down vet fmt clean
+
+all: build
+
+build: $(BIN)
+
+bin/%: $(GO_SOURCES)
+	$(GO) build -o $@ ./processor/cmd/$*
+
+# The daemon's jars: the multilang artifact and its runtime closure from Maven
+# Central (make jars KCL_VERSION=2.5.4 for a KCL 2.x line).
+jars: $(JARS_STAMP)
+$(JARS_STAMP): jars/pom.xml
+	rm -rf jars/lib
+	mvn -B -q -f jars/pom.xml -Dkcl.version=$(KCL_VERSION) dependency:copy-dependencies
+	touch $@
+
+# The AWS emulators (kinesis-mock, dynalite) from the npm registry.
+npm: $(NPM_STAMP)
+$(NPM_STAMP): scripts/package.json scripts/package-lock.json
+	npm ci --prefix scripts --no-audit --no-fund
+
+deps: jars npm
+	$(GO) mod download
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l processor)" || { gofmt -l processor; exit 1; }
+
+# All tests. scripts/test.sh starts PostgreSQL and the emulators, runs
+# `go test ./...` and stops everything it started.
+test: deps build vet
+	scripts/test.sh
+
+# Unit tests only (no services).
+test-unit:
+	$(GO) test -short ./...
+
+demo: deps build
+	scripts/demo.sh
+
+bench: deps build
+	scripts/bench/run.sh
+
+stack-up: npm
+	scripts/stack.sh start
+stack-down:
+	scripts/stack.sh stop
+
+clean:
+	rm -rf bin jars/lib .stack

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# make demo: the main job end to end on this machine, offline.
+#
+# Starts kinesis-mock and dynalite, a throwaway PostgreSQL (unless
+# DATABASE_URL points at a CrateDB or PostgreSQL of yours), creates the demo
+# stream and KCL lease table, launches the real KCL MultiLangDaemon with
+# bin/kinesis-cratedb as its child (properties/local.properties), publishes
+# sample records, waits for them in the table and prints some rows, the
+# progress table and the dead-letter count. Everything it started is stopped
+# at the end (DEMO_KEEP=1 leaves it running).
+#
+#   DEMO_RECORDS=1000 DATABASE_URL=postgres://crate@localhost:5432/doc scripts/demo.sh
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+records=${DEMO_RECORDS:-1000}
+props=properties/local.properties
+stream=demo-stream
+app=demo-app
+export PGPORT=${DEMO_PGPORT:-55432}
+mkdir -p .stack
+daemon_log=.stack/daemon.log
+
+say() { printf '\n==> %s\n' "$*"; }
+
+daemon_pid=
+own_pg=
+stop_daemon() {
+	if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+		say "stopping the daemon like Ctrl-C (graceful: shutdownRequested -> checkpoint -> leaseLost)"
+		kill -TERM "$daemon_pid" 2>/dev/null || true
+		for _ in $(seq 1 60); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 1; done
+		kill -KILL "$daemon_pid" 2>/dev/null || true
+	fi
+}
+cleanup() {
+	stop_daemon
+	if [ "${DEMO_KEEP:-0}" != 1 ]; then
+		sh scripts/stack.sh stop >/dev/null 2>&1 || true
+		[ -n "$own_pg" ] && bash scripts/pg.sh stop >/dev/null 2>&1 || true
+	fi
+}
+trap cleanup EXIT INT TERM
+
+say "starting kinesis-mock and dynalite (scripts/stack.sh start)"
+sh scripts/stack.sh start
+eval "$(sh scripts/stack.sh env)"
+
+if [ -z "${DATABASE_URL:-}" ]; then
+	say "starting a throwaway PostgreSQL on 127.0.0.1:$PGPORT (scripts/pg.sh start)"
+	bash scripts/pg.sh start
+	own_pg=1
+	DATABASE_URL=$(bash scripts/pg.sh url)
+fi
+export SINK_DATABASE_URL=$DATABASE_URL
+table=$(sed -n 's/^sink\.table *= *//p' "$props")
+
+say "creating stream $stream (2 shards) and the KCL lease table $app"
+bin/kinesis-local create-stream --stream "$stream" --shards 2
+bin/kinesis-local create-lease-table --table "$app" --seed-leases "$stream"
+bin/kinesis-cratedb check --properties "$props"
+
+before=$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM $table" 2>/dev/null || echo 0)
+
+say "launching the daemon: \$(sh scripts/launch.sh $props)   (log: $daemon_log)"
+# shellcheck disable=SC2046 # the launch line is meant to be split into words
+$(sh scripts/launch.sh "$props") >"$daemon_log" 2>&1 &
+daemon_pid=$!
+
+say "publishing $records records (bin/publish)"
+bin/publish --stream "$stream" --count "$records" --first-id "$before" --partition-keys 8
+
+say "waiting for the rows in $table"
+want=$((before + records))
+for i in $(seq 1 180); do
+	n=$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM $table" 2>/dev/null || echo 0)
+	printf '\r    %s / %s rows' "$n" "$want"
+	[ "$n" -ge "$want" ] && break
+	kill -0 "$daemon_pid" 2>/dev/null || { echo; echo "daemon exited; see $daemon_log" >&2; tail -20 "$daemon_log" >&2; exit 1; }
+	sleep 1
+done
+echo
+[ "$n" -ge "$want" ] || { echo "timed out; see $daemon_log and record_processor.log" >&2; exit 1; }
+
+say "SELECT shard_id, seq, partition_key, arrived_at, payload FROM $table ORDER BY written_at DESC LIMIT 5"
+psql "$DATABASE_URL" -c "SELECT shard_id, right(seq, 12) AS seq_tail, partition_key, arrived_at, left(payload::text, 80) AS payload FROM $table ORDER BY written_at DESC, seq DESC LIMIT 5"
+stop_daemon
+say "progress table (one row per shard): SELECT * FROM ${table%.*}.kinesis_progress"
+psql "$DATABASE_URL" -c "SELECT shard_id, right(last_seq, 12) AS last_seq_tail, right(checkpoint_seq, 12) AS checkpoint_tail, millis_behind_latest, records_written, dead_lettered, updated_at FROM ${table%.*}.kinesis_progress ORDER BY shard_id"
+say "dead-lettered records: $(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM ${table}_deadletter")"
+say "what the children logged (tail record_processor.log):"
+tail -n 5 record_processor.log | cut -c1-200
+say "leases (bin/kinesis-local leases --table $app):"
+bin/kinesis-local leases --table "$app"

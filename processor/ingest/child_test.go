@@ -1,0 +1,278 @@
+package ingest_test
+
+// These tests run the real bin/kinesis-cratedb binary under daemonsim, which
+// speaks the daemon's side of the protocol byte for byte and strictly, so
+// that each one can script exactly the batches, checkpoint replies and
+// database states it needs. The Java daemon itself runs in processor/e2e.
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/daemonsim"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
+)
+
+var childBinary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ingest-child-")
+	if err != nil {
+		panic(err)
+	}
+	childBinary = filepath.Join(dir, "kinesis-cratedb")
+	build := exec.Command("go", "build", "-o", childBinary, "../cmd/kinesis-cratedb")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the child:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// startChild writes a properties file with the given sink settings and
+// starts the child under daemonsim.
+func startChild(t *testing.T, settings map[string]string, cp daemonsim.CheckpointFunc) *daemonsim.Child {
+	t.Helper()
+	dir := t.TempDir()
+	var lines []string
+	settings["sink.logFile"] = filepath.Join(dir, "record_processor.log")
+	for k, v := range settings {
+		lines = append(lines, k+" = "+v)
+	}
+	props := filepath.Join(dir, "child.properties")
+	if err := os.WriteFile(props, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	child, err := daemonsim.Daemon{Checkpoint: cp, ExitTimeout: 20 * time.Second}.Start(ctx, []string{childBinary, "--properties", props}, os.Environ(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		child.Kill()
+		if t.Failed() {
+			b, _ := os.ReadFile(settings["sink.logFile"])
+			t.Logf("child log:\n%s", b)
+		}
+	})
+	return child
+}
+
+func uniqueTable(*testing.T) string {
+	return fmt.Sprintf("public.ingest_%d", time.Now().UnixNano())
+}
+
+// batch builds n demo records after sequence number base; payload returns
+// the data of record i.
+func batch(base, n int, payload func(i int) string) []daemonsim.Record {
+	recs := make([]daemonsim.Record, n)
+	arrival := time.Now().UnixMilli()
+	for i := range recs {
+		recs[i] = daemonsim.Record{
+			Data:                        []byte(payload(base + i)),
+			PartitionKey:                fmt.Sprintf("pk-%d", i%7),
+			SequenceNumber:              fmt.Sprintf("4959000000000000000000000000000000000000000000%010d", base+i),
+			ApproximateArrivalTimestamp: &arrival,
+		}
+	}
+	return recs
+}
+
+func jsonPayload(i int) string { return fmt.Sprintf(`{"id":%d,"big":18446744073709551617}`, i) }
+
+func count(t *testing.T, url, query string, args ...any) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, query, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestChildStoresDeadLettersAndCheckpoints(t *testing.T) {
+	url := pgtest.DatabaseURL(t)
+	table := uniqueTable(t)
+	child := startChild(t, map[string]string{"sink.databaseUrl": url, "sink.table": table, "sink.checkpointIntervalMillis": "0"}, nil)
+	ctx := context.Background()
+	if err := child.Initialize(ctx, "shardId-000000000003", ptr("TRIM_HORIZON"), ptr(int64(0))); err != nil {
+		t.Fatal(err)
+	}
+	recs := batch(0, 100, func(i int) string {
+		switch i {
+		case 10:
+			return "not json"
+		case 20:
+			return ""
+		case 30:
+			return "{\"bad\":\"\xff\"}"
+		}
+		return jsonPayload(i)
+	})
+	if err := child.ProcessRecords(ctx, recs, ptr(int64(1234))); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, url, `SELECT count(*) FROM `+table); n != 97 {
+		t.Fatalf("%d rows, want 97", n)
+	}
+	if n := count(t, url, `SELECT count(*) FROM `+table+`_deadletter WHERE stage = 'decode'`); n != 3 {
+		t.Fatalf("%d dead letters, want 3", n)
+	}
+	if n := count(t, url, `SELECT count(*) FROM `+table+` WHERE payload->>'big' = '18446744073709551617'`); n != 97 {
+		t.Fatalf("big integers lost their digits in %d rows", 97-n)
+	}
+	last, ok := child.LastCheckpoint()
+	if !ok || last.Sequence != recs[99].SequenceNumber {
+		t.Fatalf("checkpoint %+v, want the last record %s", last, recs[99].SequenceNumber)
+	}
+	if err := child.ShutdownRequested(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := child.LeaseLost(ctx); err != nil {
+		t.Fatal(err)
+	}
+	exit, err := child.Close()
+	if err != nil || exit.Code != 0 || len(child.Violations()) != 0 {
+		t.Fatalf("exit %+v, %v, violations %v", exit, err, child.Violations())
+	}
+	if n := count(t, url, `SELECT count(*) FROM public.kinesis_progress WHERE shard_id = 'shardId-000000000003' AND records_written >= 97 AND millis_behind_latest = 1234`); n != 1 {
+		t.Fatalf("progress row missing or wrong (%d)", n)
+	}
+}
+
+// TestCheckpointNeverAheadOfData looks into the database at every checkpoint
+// request: every record up to the requested position must already be stored.
+func TestCheckpointNeverAheadOfData(t *testing.T) {
+	url := pgtest.DatabaseURL(t)
+	table := uniqueTable(t)
+	var violations []string
+	checked := 0
+	cp := func(seq *string, _ *int64) string {
+		if seq == nil {
+			return ""
+		}
+		checked++
+		stored := count(t, url, `SELECT count(*) FROM (SELECT seq FROM `+table+` UNION ALL SELECT seq FROM `+table+`_deadletter) s`)
+		want, _ := new(big.Int).SetString((*seq)[len(*seq)-10:], 10)
+		if int64(stored) < want.Int64()+1 {
+			violations = append(violations, fmt.Sprintf("checkpoint at record %s with %d stored", want, stored))
+		}
+		return ""
+	}
+	child := startChild(t, map[string]string{"sink.databaseUrl": url, "sink.table": table, "sink.checkpointIntervalMillis": "0", "sink.batchMaxRecords": "7"}, cp)
+	ctx := context.Background()
+	if err := child.Initialize(ctx, "shardId-000000000001", ptr("TRIM_HORIZON"), ptr(int64(0))); err != nil {
+		t.Fatal(err)
+	}
+	for b := 0; b < 5; b++ {
+		recs := batch(b*50, 50, func(i int) string {
+			if i%13 == 0 {
+				return "\x00garbage"
+			}
+			return jsonPayload(i)
+		})
+		if err := child.ProcessRecords(ctx, recs, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if checked < 5 || len(violations) > 0 {
+		t.Fatalf("%d checkpoints checked; violations: %v", checked, violations)
+	}
+}
+
+// TestBatchNotAcknowledgedWhileDatabaseIsDown: with the database gone past
+// sink.retryMaxWaitMillis, the child exits without a status and without a
+// checkpoint, so the daemon redelivers the batch after its restart.
+func TestBatchNotAcknowledgedWhileDatabaseIsDown(t *testing.T) {
+	pg := pgtest.Start(t)
+	table := uniqueTable(t)
+	child := startChild(t, map[string]string{"sink.databaseUrl": pg.URL(), "sink.table": table, "sink.checkpointIntervalMillis": "0",
+		"sink.retryMaxWaitMillis": "2000", "sink.retryMaxBackoffMillis": "500"}, nil)
+	ctx := context.Background()
+	if err := child.Initialize(ctx, "shardId-000000000000", ptr("TRIM_HORIZON"), ptr(int64(0))); err != nil {
+		t.Fatal(err)
+	}
+	if err := child.ProcessRecords(ctx, batch(0, 10, jsonPayload), nil); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := child.LastCheckpoint()
+	pg.Stop()
+	err := child.ProcessRecords(ctx, batch(10, 10, jsonPayload), nil)
+	if err == nil {
+		t.Fatal("the batch was acknowledged although the database was down")
+	}
+	last, _ := child.LastCheckpoint()
+	if last != first {
+		t.Fatalf("checkpoint moved to %+v while the database was down", last)
+	}
+	exit, _ := child.Close()
+	if exit.Code != 1 {
+		t.Fatalf("exit code %d, want 1", exit.Code)
+	}
+	pg.Restart()
+}
+
+// TestLostLeaseStopsCheckpointing: after a ShutdownException the child keeps
+// storing records but sends no more checkpoints for a lease it does not own.
+func TestLostLeaseStopsCheckpointing(t *testing.T) {
+	url := pgtest.DatabaseURL(t)
+	table := uniqueTable(t)
+	child := startChild(t, map[string]string{"sink.databaseUrl": url, "sink.table": table, "sink.checkpointIntervalMillis": "0"},
+		func(*string, *int64) string { return daemonsim.ErrShutdown })
+	ctx := context.Background()
+	if err := child.Initialize(ctx, "shardId-000000000000", ptr("TRIM_HORIZON"), ptr(int64(0))); err != nil {
+		t.Fatal(err)
+	}
+	for b := 0; b < 3; b++ {
+		if err := child.ProcessRecords(ctx, batch(b*10, 10, jsonPayload), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := child.CheckpointRequests(); n != 1 {
+		t.Fatalf("%d checkpoint requests after ShutdownException, want 1", n)
+	}
+	if n := count(t, url, `SELECT count(*) FROM `+table); n != 30 {
+		t.Fatalf("%d rows, want 30", n)
+	}
+}
+
+func TestDiscardModeNeedsNoDatabase(t *testing.T) {
+	child := startChild(t, map[string]string{"sink.mode": "discard", "sink.checkpointIntervalMillis": "0"}, nil)
+	ctx := context.Background()
+	if err := child.Initialize(ctx, "shardId-000000000000", ptr("TRIM_HORIZON"), ptr(int64(0))); err != nil {
+		t.Fatal(err)
+	}
+	recs := batch(0, 1000, jsonPayload)
+	if err := child.ProcessRecords(ctx, recs, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := child.ShardEnded(ctx); err != nil {
+		t.Fatal(err)
+	}
+	last, _ := child.LastCheckpoint()
+	if last.Sequence != daemonsim.SentinelShardEnd {
+		t.Fatalf("checkpoint %+v, want SHARD_END", last)
+	}
+	if exit, err := child.Close(); err != nil || exit.Code != 0 {
+		t.Fatalf("exit %+v %v", exit, err)
+	}
+}

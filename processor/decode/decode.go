@@ -47,7 +47,7 @@ func (JSON) Decode(data []byte) ([]byte, error) {
 	if !utf8.Valid(trimmed) {
 		return nil, ErrInvalidUTF8
 	}
-	if !json.Valid(trimmed) {
+	if !validJSON(trimmed) {
 		var v json.RawMessage
 		err := json.Unmarshal(trimmed, &v)
 		return nil, fmt.Errorf("payload is not JSON: %v", err)

@@ -1,6 +1,7 @@
 package kcl
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -140,24 +141,16 @@ func (d *decoder) recordField(r *Record, key []byte) error {
 	case "data":
 		r.Data, err = d.base64Value()
 	case "partitionKey":
-		var s *string
-		if s, err = d.nullableString(); s != nil {
-			r.PartitionKey = *s
-		}
+		r.PartitionKey, _, err = d.plainString()
 	case "sequenceNumber":
-		var s *string
-		if s, err = d.nullableString(); s != nil {
-			r.SequenceNumber = *s
-		}
+		r.SequenceNumber, _, err = d.plainString()
 	case "subSequenceNumber":
-		var n *int64
-		if n, err = d.nullableInt(); n != nil {
-			r.SubSequenceNumber = *n
-		}
+		r.SubSequenceNumber, _, err = d.plainInt()
 	case "approximateArrivalTimestamp":
-		var n *int64
-		if n, err = d.nullableInt(); n != nil {
-			r.ApproximateArrivalTimestamp = time.UnixMilli(*n).UTC()
+		var ms int64
+		var ok bool
+		if ms, ok, err = d.plainInt(); ok {
+			r.ApproximateArrivalTimestamp = time.UnixMilli(ms).UTC()
 		}
 	default:
 		err = d.skipValue()
@@ -173,6 +166,17 @@ func (d *decoder) base64Value() ([]byte, error) {
 	if d.consumeLiteral("null") {
 		return nil, nil
 	}
+	// Fast path: base64 has no quote, backslash or control character, so
+	// the string ends at the next quote and the decoder itself rejects
+	// anything else; only a failure needs the careful string reader.
+	if d.pos < len(d.buf) && d.buf[d.pos] == '"' {
+		if end := bytes.IndexByte(d.buf[d.pos+1:], '"'); end >= 0 {
+			if out, ok := d.appendBase64(d.buf[d.pos+1 : d.pos+1+end]); ok {
+				d.pos += end + 2
+				return out, nil
+			}
+		}
+	}
 	raw, escaped, err := d.rawString()
 	if err != nil {
 		return nil, err
@@ -182,6 +186,15 @@ func (d *decoder) base64Value() ([]byte, error) {
 			return nil, err
 		}
 	}
+	if out, ok := d.appendBase64(raw); ok {
+		return out, nil
+	}
+	_, err = base64.StdEncoding.Decode(make([]byte, base64.StdEncoding.DecodedLen(len(raw))), raw)
+	return nil, fmt.Errorf("base64: %w", err)
+}
+
+// appendBase64 decodes raw into the batch's payload buffer.
+func (d *decoder) appendBase64(raw []byte) ([]byte, bool) {
 	start := len(d.data)
 	if need := base64.StdEncoding.DecodedLen(len(raw)); cap(d.data)-start < need {
 		grown := make([]byte, start, 2*cap(d.data)+need)
@@ -190,10 +203,10 @@ func (d *decoder) base64Value() ([]byte, error) {
 	}
 	n, err := base64.StdEncoding.Decode(d.data[start:cap(d.data)], raw)
 	if err != nil {
-		return nil, fmt.Errorf("base64: %w", err)
+		return nil, false
 	}
 	d.data = d.data[:start+n]
-	return d.data[start : start+n : start+n], nil
+	return d.data[start : start+n : start+n], true
 }
 
 func (d *decoder) object(field func(key []byte) error) error {
@@ -267,60 +280,76 @@ func (d *decoder) stringValue() (string, error) {
 // nullableString reads a string or null. Like the daemon's Jackson it also
 // accepts a number where a string is expected and keeps its digits.
 func (d *decoder) nullableString() (*string, error) {
+	s, ok, err := d.plainString()
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// plainString is nullableString without the pointer; ok is false for null.
+func (d *decoder) plainString() (string, bool, error) {
 	d.skipSpace()
 	if d.consumeLiteral("null") {
-		return nil, nil
+		return "", false, nil
 	}
 	if d.pos < len(d.buf) && d.buf[d.pos] != '"' {
 		num, err := d.number()
 		if err != nil {
-			return nil, err
+			return "", false, err
 		}
-		s := string(num)
-		return &s, nil
+		return string(num), true, nil
 	}
 	raw, escaped, err := d.rawString()
 	if err != nil {
-		return nil, err
+		return "", false, err
 	}
 	if escaped {
 		if raw, err = unescape(raw); err != nil {
-			return nil, err
+			return "", false, err
 		}
 	}
-	s := string(raw)
-	return &s, nil
+	return string(raw), true, nil
 }
 
 // nullableInt reads an integer or null; a string holding an integer is
 // accepted too, as Jackson coerces it.
 func (d *decoder) nullableInt() (*int64, error) {
+	n, ok, err := d.plainInt()
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &n, nil
+}
+
+// plainInt is nullableInt without the pointer; ok is false for null.
+func (d *decoder) plainInt() (int64, bool, error) {
 	d.skipSpace()
 	if d.consumeLiteral("null") {
-		return nil, nil
+		return 0, false, nil
 	}
 	var digits []byte
 	if d.pos < len(d.buf) && d.buf[d.pos] == '"' {
 		raw, escaped, err := d.rawString()
 		if err != nil {
-			return nil, err
+			return 0, false, err
 		}
 		if escaped {
-			return nil, d.errorf("expected an integer")
+			return 0, false, d.errorf("expected an integer")
 		}
 		digits = raw
 	} else {
 		num, err := d.number()
 		if err != nil {
-			return nil, err
+			return 0, false, err
 		}
 		digits = num
 	}
 	n, err := strconv.ParseInt(string(digits), 10, 64)
 	if err != nil {
-		return nil, fmt.Errorf("integer: %w", err)
+		return 0, false, fmt.Errorf("integer: %w", err)
 	}
-	return &n, nil
+	return n, true, nil
 }
 
 // rawString returns the bytes between the quotes of the next string without

@@ -1,5 +1,7 @@
 package decode
 
+import "github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/jsontext"
+
 // validJSON reports whether b is exactly one JSON value, as json.Valid does,
 // several times faster on the string-heavy payloads Kinesis carries: strings
 // are skipped with a table lookup per byte instead of a state machine step.
@@ -177,43 +179,9 @@ func (v *validator) escape() bool {
 }
 
 func (v *validator) number() bool {
-	b, i := v.b, v.i
-	if b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-	default:
-		return false
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		if i >= len(b) || b[i] < '0' || b[i] > '9' {
-			return false
-		}
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if i >= len(b) || b[i] < '0' || b[i] > '9' {
-			return false
-		}
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-	}
-	v.i = i
-	return true
+	end, ok := jsontext.NumberEnd(v.b, v.i)
+	v.i = end
+	return ok
 }
 
 func (v *validator) lit(s string) bool {

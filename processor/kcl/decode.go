@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/jsontext"
 )
 
 // Action names the daemon sends.
@@ -125,14 +127,7 @@ func (d *decoder) records() ([]Record, error) {
 // "data" key, so the slice is allocated once. A wrong guess only costs an
 // append.
 func estimateRecords(b []byte) int {
-	n := 0
-	for i := 0; i+6 < len(b); i++ {
-		if b[i] == '"' && b[i+1] == 'd' && b[i+2] == 'a' && b[i+3] == 't' && b[i+4] == 'a' && b[i+5] == '"' {
-			n++
-			i += 5
-		}
-	}
-	return n
+	return bytes.Count(b, []byte(`"data"`))
 }
 
 func (d *decoder) recordField(r *Record, key []byte) error {
@@ -379,63 +374,22 @@ func (d *decoder) rawString() (raw []byte, escaped bool, err error) {
 
 func (d *decoder) number() ([]byte, error) {
 	start := d.pos
-	for d.pos < len(d.buf) {
-		c := d.buf[d.pos]
-		if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
-			d.pos++
-			continue
-		}
-		break
-	}
-	if d.pos == start {
+	end, ok := jsontext.NumberEnd(d.buf, d.pos)
+	if end == start {
 		return nil, d.errorf("expected a value")
 	}
-	num := d.buf[start:d.pos]
-	if !validNumber(num) {
-		return nil, d.errorf("invalid number %q", num)
+	if !ok {
+		return nil, d.errorf("invalid number %q", d.buf[start:end])
 	}
-	return num, nil
+	// A number runs into the next delimiter; "01" or "1x" is not one number.
+	if end < len(d.buf) && (isDigit(d.buf[end]) || d.buf[end] == '.' || d.buf[end] == '-' || d.buf[end] == '+' || d.buf[end] == 'e' || d.buf[end] == 'E') {
+		return nil, d.errorf("invalid number %q", d.buf[start:end+1])
+	}
+	d.pos = end
+	return d.buf[start:end], nil
 }
 
-// validNumber checks the JSON number grammar.
-func validNumber(b []byte) bool {
-	i := 0
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-	default:
-		return false
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		if i >= len(b) || b[i] < '0' || b[i] > '9' {
-			return false
-		}
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if i >= len(b) || b[i] < '0' || b[i] > '9' {
-			return false
-		}
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-	}
-	return i == len(b)
-}
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // skipValue skips any JSON value, validating its syntax.
 func (d *decoder) skipValue() error {

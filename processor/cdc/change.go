@@ -1,0 +1,269 @@
+// Package cdc decodes change-data-capture events that arrive over Kinesis
+// (DynamoDB's Kinesis destination and AWS DMS's Kinesis target) into typed
+// row changes, and compacts a batch to the newest change per row.
+//
+// It knows nothing about SQL: processor/sink turns Changes into guarded
+// upserts. Every Change carries a Version; the sink only lets a change
+// replace a row whose stored version is lower, and a delete is stored as a
+// tombstone, so duplicates, reordering and replays never regress a row.
+// README.md describes the layouts, the number rule and the guarantees.
+package cdc
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Type is the SQL type of a configured column.
+type Type int
+
+const (
+	Text Type = iota + 1
+	BigInt
+	Integer
+	Double
+	Boolean
+	Timestamp
+	Object
+)
+
+var typeNames = map[Type]string{
+	Text: "TEXT", BigInt: "BIGINT", Integer: "INTEGER", Double: "DOUBLE",
+	Boolean: "BOOLEAN", Timestamp: "TIMESTAMP", Object: "OBJECT",
+}
+
+func (t Type) String() string {
+	if s, ok := typeNames[t]; ok {
+		return s
+	}
+	return "type(" + strconv.Itoa(int(t)) + ")"
+}
+
+// ParseType reads a column type as written in the settings. Aliases follow
+// SQL spelling; TIMESTAMP always means "with time zone" (values are UTC).
+func ParseType(s string) (Type, error) {
+	switch strings.ToUpper(strings.TrimSpace(s)) {
+	case "TEXT", "STRING", "VARCHAR":
+		return Text, nil
+	case "BIGINT", "INT8", "LONG":
+		return BigInt, nil
+	case "INTEGER", "INT", "INT4":
+		return Integer, nil
+	case "DOUBLE", "FLOAT8", "DOUBLE PRECISION":
+		return Double, nil
+	case "BOOLEAN", "BOOL":
+		return Boolean, nil
+	case "TIMESTAMP", "TIMESTAMPTZ":
+		return Timestamp, nil
+	case "OBJECT", "JSON", "MAP":
+		return Object, nil
+	}
+	return 0, fmt.Errorf("unknown type %q (want TEXT, BIGINT, INTEGER, DOUBLE, BOOLEAN, TIMESTAMP or OBJECT)", s)
+}
+
+// Layout is how a target table stores rows.
+type Layout int
+
+const (
+	// Document is commons-codec's pk/data/aux layout: pk holds the typed
+	// key columns, data the other attributes, aux what cannot be indexed.
+	Document Layout = iota + 1
+	// Direct stores every configured column as a real, typed column.
+	Direct
+)
+
+func (l Layout) String() string {
+	switch l {
+	case Document:
+		return "universal"
+	case Direct:
+		return "direct"
+	}
+	return "layout(" + strconv.Itoa(int(l)) + ")"
+}
+
+// Column is a configured column.
+type Column struct {
+	Name string
+	Type Type
+}
+
+// Table is a target table as configured: its name, layout, primary key and,
+// for Direct, its other columns. For Document tables Columns only types
+// fields inside data.
+type Table struct {
+	Name    string // [schema.]table, as the sink's settings spell it
+	Layout  Layout
+	Key     []Column
+	Columns []Column
+}
+
+// Op is what a change does to its row.
+type Op int
+
+const (
+	Upsert Op = iota + 1
+	Delete
+)
+
+func (o Op) String() string {
+	switch o {
+	case Upsert:
+		return "upsert"
+	case Delete:
+		return "delete"
+	}
+	return "op(" + strconv.Itoa(int(o)) + ")"
+}
+
+// Record is one Kinesis record and where it came from; its coordinates make
+// dead letters traceable and its sequence number breaks version ties.
+type Record struct {
+	ShardID           string
+	SequenceNumber    string
+	SubSequenceNumber int64
+	PartitionKey      string
+	ArrivedAt         time.Time
+	Data              []byte
+}
+
+// Change is the new state of one row.
+type Change struct {
+	Table *Table
+	Op    Op
+	// Key holds one value per Table.Key column: string or int64 (and, for
+	// DMS, any value a Column type converts to).
+	Key []any
+	// Data and Aux are JSON objects (Document layout, Upsert only).
+	Data, Aux json.RawMessage
+	// Values holds one value per Table.Columns (Direct layout, Upsert
+	// only): nil, string, int64, float64, bool, time.Time or
+	// json.RawMessage for Object.
+	Values  []any
+	Version Version
+	// EventTime is when the source made the change (informational).
+	EventTime time.Time
+	Source    Record
+}
+
+// KeyObject returns the primary key as a JSON object in column order, the
+// value of the Document layout's pk column.
+func (c *Change) KeyObject() json.RawMessage {
+	b := []byte{'{'}
+	for i, col := range c.Table.Key {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, col.Name)
+		b = append(b, ':')
+		b = appendJSONValue(b, c.Key[i])
+	}
+	return append(b, '}')
+}
+
+// ControlKind is a table-level DDL event.
+type ControlKind int
+
+const (
+	CreateTable ControlKind = iota + 1
+	DropTable
+)
+
+func (k ControlKind) String() string {
+	switch k {
+	case CreateTable:
+		return "create-table"
+	case DropTable:
+		return "drop-table"
+	}
+	return "control(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Control asks the sink to create or drop a target table.
+type Control struct {
+	Kind   ControlKind
+	Table  *Table
+	Source Record
+}
+
+// Event is one decoded record: a Change, a Control, or neither when the
+// decoder deliberately ignores the record (Skipped says why).
+type Event struct {
+	Change  *Change
+	Control *Control
+	Skipped string
+}
+
+// Decoder turns one Kinesis record into an Event. An error means the record
+// is malformed or does not fit the configuration; the caller dead-letters it.
+type Decoder interface {
+	Decode(rec Record) (Event, error)
+	// Tables lists every target table the decoder can produce changes for.
+	Tables() []*Table
+}
+
+// appendJSONValue encodes the Go values a Change carries.
+func appendJSONValue(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case string:
+		return appendJSONString(b, x)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case float64:
+		return strconv.AppendFloat(b, x, 'g', -1, 64)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case time.Time:
+		return appendJSONString(b, x.UTC().Format(time.RFC3339Nano))
+	case json.RawMessage:
+		return append(b, x...)
+	default:
+		enc, err := json.Marshal(x)
+		if err != nil {
+			return append(b, "null"...)
+		}
+		return append(b, enc...)
+	}
+}
+
+// appendJSONString quotes s as a JSON string. Unlike encoding/json it
+// leaves <, > and & alone; invalid UTF-8 becomes U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(b, "\\ufffd"...)
+			} else {
+				b = append(b, s[i:i+size]...)
+			}
+			i += size
+			continue
+		}
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c == '\r':
+			b = append(b, '\\', 'r')
+		case c == '\t':
+			b = append(b, '\\', 't')
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+		i++
+	}
+	return append(b, '"')
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
 	"github.com/rs/zerolog"
 )
 
@@ -59,6 +60,11 @@ type Config struct {
 	// connection is noticed; it then counts as a transient error. Default 2m
 	// (CrateDB itself waits up to 1m for an inactive primary shard).
 	AttemptTimeout time.Duration
+
+	// CDCTables, when set, makes this a change-data-capture writer: Apply
+	// writes changes to these tables (see cdc_sql.go) and Table only names
+	// the default dead-letter and progress tables; no plain table is made.
+	CDCTables []*cdc.Table
 }
 
 const (
@@ -86,6 +92,7 @@ type Writer struct {
 	retry          retrier
 	log            zerolog.Logger
 	method         writeMethod
+	cdc            *cdcState // nil unless opened with Config.CDCTables
 	closed         atomic.Bool
 }
 
@@ -166,6 +173,11 @@ func (w *Writer) setup(ctx context.Context, cfg Config, policy string) error {
 		}
 	}
 	w.sql = buildStatements(w.dialect, w.target, w.deadLetter, w.progress, policy)
+	if len(cfg.CDCTables) > 0 {
+		if w.cdc, err = newCDCState(w.dialect, cfg.CDCTables); err != nil {
+			return fmt.Errorf("sink: %w", err)
+		}
+	}
 	if cfg.CreateTables {
 		_, err = startup.do(ctx, "create tables", w.createTables)
 	} else {
@@ -195,7 +207,11 @@ func (w *Writer) detectDialect(ctx context.Context) error {
 func (w *Writer) createTables(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
 	defer cancel()
-	for _, ddl := range []string{w.sql.createTarget, w.sql.createDeadLetter, w.sql.createProgress} {
+	ddls := []string{w.sql.createTarget, w.sql.createDeadLetter, w.sql.createProgress}
+	if w.cdc != nil {
+		ddls = append(w.cdc.ddl(), w.sql.createDeadLetter, w.sql.createProgress)
+	}
+	for _, ddl := range ddls {
 		if err := w.execDDL(ctx, ddl); err != nil {
 			return fmt.Errorf("%s: %w", ddlHead(ddl), err)
 		}
@@ -237,7 +253,11 @@ func concurrentDDL(err error) bool {
 func (w *Writer) checkTables(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
 	defer cancel()
-	for _, t := range []tableName{w.target, w.deadLetter, w.progress} {
+	tables := []tableName{w.target, w.deadLetter, w.progress}
+	if w.cdc != nil {
+		tables = append(w.cdc.tableNames(), w.deadLetter, w.progress)
+	}
+	for _, t := range tables {
 		var n int64
 		if err := w.pool.QueryRow(ctx, w.sql.tableExists, t.schema, t.name).Scan(&n); err != nil {
 			return fmt.Errorf("look up table %s: %w", t, err)

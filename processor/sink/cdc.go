@@ -1,0 +1,382 @@
+package sink
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
+)
+
+// cdcTarget is one configured change-data-capture table.
+type cdcTarget struct {
+	spec *cdc.Table
+	name tableName
+	view tableName
+	sql  cdcStatements
+}
+
+// cdcState holds the CDC tables of a Writer opened with Config.CDCTables.
+type cdcState struct {
+	targets map[*cdc.Table]*cdcTarget
+	order   []*cdcTarget
+
+	mu      sync.Mutex
+	dropped map[*cdc.Table]bool // dropped by a control event; re-created before the next write
+}
+
+func newCDCState(d Dialect, specs []*cdc.Table) (*cdcState, error) {
+	s := &cdcState{targets: map[*cdc.Table]*cdcTarget{}, dropped: map[*cdc.Table]bool{}}
+	seen := map[tableName]bool{}
+	for _, spec := range specs {
+		name, err := parseTableName(spec.Name, d.defaultSchema())
+		if err != nil {
+			return nil, fmt.Errorf("CDC %w", err)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("CDC table %s configured twice", name)
+		}
+		seen[name] = true
+		view := name.withSuffix(liveViewSuffix)
+		t := &cdcTarget{spec: spec, name: name, view: view, sql: buildCDCStatements(d, name, view, spec)}
+		s.targets[spec] = t
+		s.order = append(s.order, t)
+	}
+	return s, nil
+}
+
+// ddl lists the statements that create every CDC table and its view.
+func (s *cdcState) ddl() []string {
+	var out []string
+	for _, t := range s.order {
+		out = append(out, t.sql.createTable, t.sql.createView)
+	}
+	return out
+}
+
+func (s *cdcState) tableNames() []tableName {
+	var out []tableName
+	for _, t := range s.order {
+		out = append(out, t.name, t.view)
+	}
+	return out
+}
+
+func (s *cdcState) target(spec *cdc.Table) (*cdcTarget, error) {
+	if t := s.targets[spec]; t != nil {
+		return t, nil
+	}
+	name := "<nil>"
+	if spec != nil {
+		name = spec.Name
+	}
+	return nil, fmt.Errorf("sink: change for table %s, which the writer was not opened with", name)
+}
+
+// Apply writes a batch of changes (compacted: at most one per row) to their
+// tables. Every change is a guarded upsert, so applying a change that is
+// older than the stored row, or applying a batch twice, changes nothing.
+// Changes the database refuses go to the dead-letter table and are listed
+// in Result.DeadLettered. Transient errors are retried like in Write. When
+// Apply returns nil every change is durably applied or dead-lettered.
+func (w *Writer) Apply(ctx context.Context, changes []cdc.Change) (Result, error) {
+	var res Result
+	if w.cdc == nil {
+		return res, errors.New("sink: Apply needs a writer opened with Config.CDCTables")
+	}
+	for _, group := range groupByTable(changes) {
+		t, err := w.cdc.target(group[0].Table)
+		if err != nil {
+			return res, err
+		}
+		if err := w.recreateIfDropped(ctx, t); err != nil {
+			return res, err
+		}
+		// One table per round trip: a CrateDB batch then holds a single
+		// statement text, and PostgreSQL one statement.
+		for start := 0; start < len(group); start += w.chunkSize {
+			chunk := group[start:min(start+w.chunkSize, len(group))]
+			if err := w.applyChunk(ctx, t, chunk, &res); err != nil {
+				return res, fmt.Errorf("sink: apply %d changes to %s: %w", len(chunk), t.name, err)
+			}
+		}
+	}
+	return res, nil
+}
+
+// groupByTable splits changes by table, tables in order of first
+// appearance, changes in their order.
+func groupByTable(changes []cdc.Change) [][]cdc.Change {
+	index := map[*cdc.Table]int{}
+	var groups [][]cdc.Change
+	for _, c := range changes {
+		i, ok := index[c.Table]
+		if !ok {
+			i = len(groups)
+			index[c.Table] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], c)
+	}
+	return groups
+}
+
+func (w *Writer) applyChunk(ctx context.Context, t *cdcTarget, changes []cdc.Change, res *Result) error {
+	queue := [][]cdc.Change{changes}
+	var dead []DeadLetter
+	retries, err := w.retry.do(ctx, "apply changes", func(ctx context.Context) error {
+		for len(queue) > 0 {
+			part := queue[0]
+			d, split, err := w.tryChanges(ctx, t, part)
+			if err != nil {
+				return err // the retry resends the parts still queued
+			}
+			queue = queue[1:]
+			dead = append(dead, d...)
+			if split {
+				h := len(part) / 2
+				queue = append([][]cdc.Change{part[:h], part[h:]}, queue...)
+			}
+		}
+		return nil
+	})
+	res.Retries += retries
+	if err != nil {
+		return err
+	}
+	if len(dead) > 0 {
+		retries, err := w.retry.do(ctx, "write dead letters", func(ctx context.Context) error {
+			return w.insertDeadLetters(ctx, dead)
+		})
+		res.Retries += retries
+		if err != nil {
+			return err
+		}
+		res.DeadLettered = append(res.DeadLettered, dead...)
+	}
+	res.Written += len(changes) - len(dead)
+	return nil
+}
+
+// tryChanges makes one attempt at changes, like tryPart for rows.
+func (w *Writer) tryChanges(ctx context.Context, t *cdcTarget, changes []cdc.Change) (dead []DeadLetter, split bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
+	defer cancel()
+	var failed []int
+	if w.dialect == PostgreSQL && w.method != methodBatch {
+		err = w.upsertUnnest(ctx, t, changes)
+	} else {
+		failed, err = w.upsertBatch(ctx, t, changes)
+	}
+	if err != nil {
+		if classify(w.dialect, err) != classRow {
+			return nil, false, err
+		}
+		if len(changes) > 1 {
+			return nil, true, nil
+		}
+		return []DeadLetter{w.changeDeadLetter(changes[0], err)}, false, nil
+	}
+	for _, i := range failed {
+		err := w.upsertOne(ctx, t, changes[i])
+		if err == nil {
+			continue
+		}
+		if classify(w.dialect, err) != classRow {
+			return nil, false, err
+		}
+		dead = append(dead, w.changeDeadLetter(changes[i], err))
+	}
+	return dead, false, nil
+}
+
+func (w *Writer) changeDeadLetter(c cdc.Change, err error) DeadLetter {
+	src := c.Source
+	return w.deadLetterFor(Row{ShardID: src.ShardID, SequenceNumber: src.SequenceNumber, SubSequenceNumber: src.SubSequenceNumber,
+		PartitionKey: src.PartitionKey, ArrivedAt: src.ArrivedAt, Raw: src.Data}, err)
+}
+
+// changeArgs are the parameters of cdcStatements.upsertRow, in cdcColumns
+// order.
+func changeArgs(t *cdcTarget, c *cdc.Change) []any {
+	args := make([]any, 0, len(c.Key)+len(c.Values)+6)
+	live := c.Op != cdc.Delete
+	if t.spec.Layout == cdc.Document {
+		args = append(args, string(c.KeyObject()), jsonArg(c.Data, live), jsonArg(c.Aux, live))
+	} else {
+		for _, k := range c.Key {
+			args = append(args, paramValue(k))
+		}
+		for i := range t.spec.Columns {
+			var v any
+			if live && i < len(c.Values) {
+				v = paramValue(c.Values[i])
+			}
+			args = append(args, v)
+		}
+	}
+	return append(args, c.Version.String(), !live, nullTime(c.EventTime))
+}
+
+// jsonArg is the text of a JSON object column, NULL for tombstones.
+func jsonArg(v json.RawMessage, live bool) any {
+	if !live {
+		return nil
+	}
+	if v == nil {
+		return "{}"
+	}
+	return string(v)
+}
+
+// paramValue adapts a change value for pgx: objects travel as JSON text.
+func paramValue(v any) any {
+	if raw, ok := v.(json.RawMessage); ok {
+		return string(raw)
+	}
+	return v
+}
+
+// upsertBatch queues one guarded upsert per change (CrateDB runs them as
+// one bulk) and returns the indexes of changes whose tag reports a failure.
+func (w *Writer) upsertBatch(ctx context.Context, t *cdcTarget, changes []cdc.Change) (failed []int, err error) {
+	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(changes))}
+	for i := range changes {
+		b.Queue(t.sql.upsertRow, changeArgs(t, &changes[i])...)
+	}
+	br := w.pool.SendBatch(ctx, b)
+	for i := range changes {
+		tag, err := br.Exec()
+		if err != nil {
+			_ = br.Close()
+			return nil, err
+		}
+		if rowFailed(tag.String()) {
+			failed = append(failed, i)
+		}
+	}
+	return failed, br.Close()
+}
+
+func (w *Writer) upsertOne(ctx context.Context, t *cdcTarget, c cdc.Change) error {
+	tag, err := w.pool.Exec(ctx, t.sql.upsertRow, changeArgs(t, &c)...)
+	if err != nil {
+		return err
+	}
+	if rowFailed(tag.String()) {
+		return fmt.Errorf("change %s/%s/%d failed without error text (tag %q)",
+			c.Source.ShardID, c.Source.SequenceNumber, c.Source.SubSequenceNumber, tag.String())
+	}
+	return nil
+}
+
+// upsertUnnest sends the chunk as column arrays in one statement
+// (PostgreSQL).
+func (w *Writer) upsertUnnest(ctx context.Context, t *cdcTarget, changes []cdc.Change) error {
+	cols := cdcColumns(t.spec)
+	n := len(changes)
+	text := make([][]pgtype.Text, len(cols)-2)
+	for i := range text {
+		text[i] = make([]pgtype.Text, n)
+	}
+	deleted, at := make([]bool, n), make([]pgtype.Timestamptz, n)
+	for r := range changes {
+		args := changeArgs(t, &changes[r])
+		for i := range text {
+			text[i][r] = textValue(args[i])
+		}
+		deleted[r] = args[len(args)-2].(bool)
+		at[r] = pgtype.Timestamptz{Time: changes[r].EventTime, Valid: !changes[r].EventTime.IsZero()}
+	}
+	params := make([]any, 0, len(cols))
+	for _, col := range text {
+		params = append(params, col)
+	}
+	params = append(params, deleted, at)
+	_, err := w.pool.Exec(ctx, t.sql.upsertUnnest, params...)
+	return err
+}
+
+// textValue is the text PostgreSQL casts back to the column's type.
+func textValue(v any) pgtype.Text {
+	switch x := v.(type) {
+	case nil:
+		return pgtype.Text{}
+	case string:
+		return pgtype.Text{String: x, Valid: true}
+	case int64:
+		return pgtype.Text{String: strconv.FormatInt(x, 10), Valid: true}
+	case float64:
+		return pgtype.Text{String: strconv.FormatFloat(x, 'g', -1, 64), Valid: true}
+	case bool:
+		return pgtype.Text{String: strconv.FormatBool(x), Valid: true}
+	case time.Time:
+		return pgtype.Text{String: x.UTC().Format(time.RFC3339Nano), Valid: true}
+	default:
+		return pgtype.Text{String: fmt.Sprint(x), Valid: true}
+	}
+}
+
+// ApplyControl creates or drops a CDC table (DMS control records, when
+// sink.dms.control = apply). A dropped table is created again before the
+// next change for it is written.
+func (w *Writer) ApplyControl(ctx context.Context, ctl cdc.Control) error {
+	if w.cdc == nil {
+		return errors.New("sink: ApplyControl needs a writer opened with Config.CDCTables")
+	}
+	t, err := w.cdc.target(ctl.Table)
+	if err != nil {
+		return err
+	}
+	var ddl []string
+	switch ctl.Kind {
+	case cdc.CreateTable:
+		ddl = []string{t.sql.createTable, t.sql.createView}
+	case cdc.DropTable:
+		ddl = []string{t.sql.dropView, t.sql.dropTable}
+	default:
+		return fmt.Errorf("sink: unknown control %s", ctl.Kind)
+	}
+	if err := w.runDDL(ctx, ctl.Kind.String(), ddl); err != nil {
+		return fmt.Errorf("sink: %s %s: %w", ctl.Kind, t.name, err)
+	}
+	w.cdc.mu.Lock()
+	w.cdc.dropped[t.spec] = ctl.Kind == cdc.DropTable
+	w.cdc.mu.Unlock()
+	w.log.Info().Str("table", t.name.String()).Str("control", ctl.Kind.String()).Msg("applied DMS control record")
+	return nil
+}
+
+func (w *Writer) recreateIfDropped(ctx context.Context, t *cdcTarget) error {
+	w.cdc.mu.Lock()
+	dropped := w.cdc.dropped[t.spec]
+	w.cdc.mu.Unlock()
+	if !dropped {
+		return nil
+	}
+	return w.ApplyControl(ctx, cdc.Control{Kind: cdc.CreateTable, Table: t.spec})
+}
+
+// runDDL runs statements with the retry policy. Afterwards the pool is
+// reset: prepared statements cached on pooled connections may still refer
+// to a dropped table (CrateDB keeps the analysis made at Parse time).
+func (w *Writer) runDDL(ctx context.Context, op string, ddl []string) error {
+	_, err := w.retry.do(ctx, op, func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
+		defer cancel()
+		for _, s := range ddl {
+			if _, err := w.pool.Exec(ctx, s); err != nil {
+				return fmt.Errorf("%s: %w", ddlHead(s), err)
+			}
+		}
+		return nil
+	})
+	w.pool.Reset()
+	return err
+}

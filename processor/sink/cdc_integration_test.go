@@ -1,0 +1,266 @@
+package sink
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
+)
+
+// openCDCTest opens a CDC writer on fresh tables named after the test and
+// drops them afterwards.
+func openCDCTest(t testing.TB, url string, specs ...*cdc.Table) *Writer {
+	t.Helper()
+	base := uniqueTable(t)
+	for _, s := range specs {
+		s.Name = "public." + base + "_" + strings.ReplaceAll(s.Name, ".", "_")
+	}
+	w := openTest(t, url, func(c *Config) {
+		c.Table = "public." + base
+		c.CDCTables = specs
+	})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for _, tg := range w.cdc.order {
+			_, _ = w.pool.Exec(ctx, tg.sql.dropView)
+			_, _ = w.pool.Exec(ctx, tg.sql.dropTable)
+		}
+	})
+	return w
+}
+
+// bothPaths runs fn with PostgreSQL's unnest statement and with the
+// single-row CASE-guarded upsert that CrateDB uses, sent as one batch.
+func bothPaths(t *testing.T, fn func(t *testing.T, batch bool)) {
+	for _, batch := range []bool{false, true} {
+		name := "unnest"
+		if batch {
+			name = "case-guarded-batch"
+		}
+		t.Run(name, func(t *testing.T) { fn(t, batch) })
+	}
+}
+
+func useBatch(w *Writer, batch bool) {
+	if batch {
+		w.method = methodBatch
+	}
+}
+
+func docSpec() *cdc.Table {
+	return &cdc.Table{Name: "doc", Layout: cdc.Document,
+		Key: []cdc.Column{{Name: "id", Type: cdc.Text}, {Name: "n", Type: cdc.BigInt}}}
+}
+
+func directSpec() *cdc.Table {
+	return &cdc.Table{Name: "direct", Layout: cdc.Direct,
+		Key: []cdc.Column{{Name: "id", Type: cdc.BigInt}},
+		Columns: []cdc.Column{{Name: "total", Type: cdc.Double}, {Name: "note", Type: cdc.Text}, {Name: "meta", Type: cdc.Object},
+			{Name: "placed", Type: cdc.Timestamp}, {Name: "paid", Type: cdc.Boolean}, {Name: "qty", Type: cdc.Integer}}}
+}
+
+func change(spec *cdc.Table, op cdc.Op, key []any, micros int64, seq int, data string, values ...any) cdc.Change {
+	c := cdc.Change{Table: spec, Op: op, Key: key,
+		Version:   cdc.Version{Micros: micros, Seq: fmt.Sprint(seq)},
+		EventTime: time.UnixMicro(micros).UTC(),
+		Source:    cdc.Record{ShardID: "shardId-000000000001", SequenceNumber: fmt.Sprint(seq), Data: []byte(fmt.Sprintf(`{"seq":%d}`, seq))}}
+	if op == cdc.Upsert {
+		if spec.Layout == cdc.Document {
+			c.Data, c.Aux = json.RawMessage(data), json.RawMessage(`{}`)
+		} else {
+			c.Values = values
+		}
+	}
+	return c
+}
+
+// liveRows returns the live view as JSON text per row, ordered by key.
+func liveRows(t testing.TB, w *Writer, tg *cdcTarget) []string {
+	t.Helper()
+	rows, err := w.pool.Query(context.Background(), `SELECT to_jsonb(v)::text FROM `+tg.view.sql()+` v ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func apply(t testing.TB, w *Writer, changes ...cdc.Change) Result {
+	t.Helper()
+	res, err := w.Apply(context.Background(), changes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestCDCApplyVersionGuard(t *testing.T) {
+	bothPaths(t, func(t *testing.T, batch bool) {
+		w := openCDCTest(t, testDatabaseURL(t), docSpec())
+		useBatch(w, batch)
+		spec, tg := w.cdc.order[0].spec, w.cdc.order[0]
+		a := []any{"a", int64(1)}
+		steps := []struct {
+			name string
+			c    cdc.Change
+			want []string
+		}{
+			{"modify of a missing row inserts it", change(spec, cdc.Upsert, a, 200, 2, `{"v":2}`),
+				[]string{`{"pk": {"n": 1, "id": "a"}, "aux": {}, "data": {"v": 2}}`}},
+			{"older insert is ignored", change(spec, cdc.Upsert, a, 100, 1, `{"v":1}`),
+				[]string{`{"pk": {"n": 1, "id": "a"}, "aux": {}, "data": {"v": 2}}`}},
+			{"same version again is ignored", change(spec, cdc.Upsert, a, 200, 2, `{"v":"changed?"}`),
+				[]string{`{"pk": {"n": 1, "id": "a"}, "aux": {}, "data": {"v": 2}}`}},
+			{"same time, later sequence wins", change(spec, cdc.Upsert, a, 200, 3, `{"v":3}`),
+				[]string{`{"pk": {"n": 1, "id": "a"}, "aux": {}, "data": {"v": 3}}`}},
+			{"remove leaves a tombstone", change(spec, cdc.Delete, a, 300, 4, ""), nil},
+			{"replayed insert does not resurrect", change(spec, cdc.Upsert, a, 200, 3, `{"v":3}`), nil},
+			{"remove of a missing row", change(spec, cdc.Delete, []any{"b", int64(1)}, 300, 5, ""), nil},
+			{"a newer insert re-creates the item", change(spec, cdc.Upsert, a, 400, 6, `{"v":4}`),
+				[]string{`{"pk": {"n": 1, "id": "a"}, "aux": {}, "data": {"v": 4}}`}},
+		}
+		for _, s := range steps {
+			res := apply(t, w, s.c)
+			if res.Written != 1 || len(res.DeadLettered) != 0 {
+				t.Fatalf("%s: %+v", s.name, res)
+			}
+			if got := liveRows(t, w, tg); strings.Join(got, "\n") != strings.Join(s.want, "\n") {
+				t.Fatalf("%s: live rows\n%s\nwant\n%s", s.name, strings.Join(got, "\n"), strings.Join(s.want, "\n"))
+			}
+		}
+		var rows, tombstones int
+		var version string
+		if err := w.pool.QueryRow(context.Background(), `SELECT count(*), count(*) FILTER (WHERE cdc_deleted), max(cdc_version) FROM `+tg.name.sql()).
+			Scan(&rows, &tombstones, &version); err != nil {
+			t.Fatal(err)
+		}
+		if rows != 2 || tombstones != 1 || version != (cdc.Version{Micros: 400, Seq: "6"}).String() {
+			t.Errorf("table: %d rows, %d tombstones, max version %s", rows, tombstones, version)
+		}
+	})
+}
+
+func TestCDCApplyDirectLayout(t *testing.T) {
+	bothPaths(t, func(t *testing.T, batch bool) {
+		w := openCDCTest(t, testDatabaseURL(t), directSpec())
+		useBatch(w, batch)
+		spec, tg := w.cdc.order[0].spec, w.cdc.order[0]
+		placed := time.Date(2024, 7, 21, 10, 0, 0, 500000000, time.UTC)
+		res := apply(t, w,
+			change(spec, cdc.Upsert, []any{int64(1)}, 0, 10, "", 12.5, "it's", json.RawMessage(`{"a":[1,2]}`), placed, true, int64(3)),
+			change(spec, cdc.Upsert, []any{int64(2)}, 0, 11, "", nil, nil, nil, nil, nil, nil),
+			change(spec, cdc.Delete, []any{int64(3)}, 0, 12, ""),
+		)
+		if res.Written != 3 {
+			t.Fatalf("%+v", res)
+		}
+		apply(t, w, change(spec, cdc.Upsert, []any{int64(1)}, 0, 9, "", 0.5, "stale", nil, nil, false, int64(0)))
+		if _, err := w.pool.Exec(context.Background(), "SET TIME ZONE 'UTC'"); err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(liveRows(t, w, tg), "\n")
+		want := `{"id": 1, "qty": 3, "meta": {"a": [1, 2]}, "note": "it's", "paid": true, "total": 12.5, "placed": "2024-07-21T10:00:00.5+00:00"}` + "\n" +
+			`{"id": 2, "qty": null, "meta": null, "note": null, "paid": null, "total": null, "placed": null}`
+		if got != want {
+			t.Errorf("live rows\n%s\nwant\n%s", got, want)
+		}
+	})
+}
+
+// A change PostgreSQL refuses (jsonb cannot hold \u0000) is dead-lettered
+// with the database's reason; the others in its batch are written.
+func TestCDCApplyDeadLettersRefusedChange(t *testing.T) {
+	bothPaths(t, func(t *testing.T, batch bool) {
+		w := openCDCTest(t, testDatabaseURL(t), docSpec())
+		useBatch(w, batch)
+		spec, tg := w.cdc.order[0].spec, w.cdc.order[0]
+		var changes []cdc.Change
+		for i := range 10 {
+			data := fmt.Sprintf(`{"i":%d}`, i)
+			if i == 6 {
+				data = `{"bad":"nul \u0000 inside"}`
+			}
+			changes = append(changes, change(spec, cdc.Upsert, []any{"k", int64(i)}, 1, 100+i, data))
+		}
+		res := apply(t, w, changes...)
+		if res.Written != 9 || len(res.DeadLettered) != 1 {
+			t.Fatalf("%+v", res)
+		}
+		if n := len(liveRows(t, w, tg)); n != 9 {
+			t.Fatalf("%d live rows", n)
+		}
+		var seq, stage, msg string
+		var raw []byte
+		if err := w.pool.QueryRow(context.Background(), `SELECT seq, stage, error, raw FROM `+w.deadLetter.sql()).Scan(&seq, &stage, &msg, &raw); err != nil {
+			t.Fatal(err)
+		}
+		if seq != "106" || stage != StageWrite || !strings.Contains(msg, "Unicode") || string(raw) != `{"seq":106}` {
+			t.Errorf("dead letter %s %s %q %s", seq, stage, msg, raw)
+		}
+	})
+}
+
+func TestCDCApplyControl(t *testing.T) {
+	w := openCDCTest(t, testDatabaseURL(t), docSpec())
+	spec, tg := w.cdc.order[0].spec, w.cdc.order[0]
+	ctx := context.Background()
+	apply(t, w, change(spec, cdc.Upsert, []any{"a", int64(1)}, 1, 1, `{}`))
+	if err := w.ApplyControl(ctx, cdc.Control{Kind: cdc.DropTable, Table: spec}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, w.pool, w.deadLetter); n != 0 {
+		t.Fatal(n)
+	}
+	var exists bool
+	if err := w.pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, tg.name.sql()).Scan(&exists); err != nil || exists {
+		t.Fatalf("table still there after drop-table: %v %v", exists, err)
+	}
+	// The next change re-creates the table.
+	apply(t, w, change(spec, cdc.Upsert, []any{"b", int64(1)}, 2, 2, `{"v":1}`))
+	if got := liveRows(t, w, tg); len(got) != 1 || !strings.Contains(got[0], `"b"`) {
+		t.Fatalf("after re-create: %v", got)
+	}
+	if err := w.ApplyControl(ctx, cdc.Control{Kind: cdc.CreateTable, Table: spec}); err != nil {
+		t.Fatal(err)
+	}
+	if got := liveRows(t, w, tg); len(got) != 1 {
+		t.Fatalf("create-table on an existing table changed it: %v", got)
+	}
+	if _, err := w.Apply(ctx, []cdc.Change{change(&cdc.Table{Name: "other"}, cdc.Upsert, nil, 1, 1, `{}`)}); err == nil {
+		t.Fatal("a change for an unknown table was accepted")
+	}
+}
+
+// A chunk larger than ChunkSize travels in several statements.
+func TestCDCApplyChunks(t *testing.T) {
+	w := openCDCTest(t, testDatabaseURL(t), docSpec(), directSpec())
+	w.chunkSize = 7
+	doc, direct := w.cdc.order[0], w.cdc.order[1]
+	var batch []cdc.Change
+	for i := range 50 {
+		batch = append(batch, change(doc.spec, cdc.Upsert, []any{"k", int64(i)}, 1, i, `{}`))
+		batch = append(batch, change(direct.spec, cdc.Upsert, []any{int64(i)}, 0, i, "", float64(i), nil, nil, nil, nil, nil))
+	}
+	if res := apply(t, w, batch...); res.Written != 100 {
+		t.Fatalf("%+v", res)
+	}
+	if a, b := len(liveRows(t, w, doc)), len(liveRows(t, w, direct)); a != 50 || b != 50 {
+		t.Fatalf("%d, %d rows", a, b)
+	}
+}

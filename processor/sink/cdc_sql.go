@@ -1,0 +1,308 @@
+package sink
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
+)
+
+// All SQL for change-data-capture tables lives in this file (the plain
+// layout's is in sql.go); testdata/cdc_*.sql.golden shows it per dialect.
+//
+// Every change, whatever its kind, is the same guarded upsert addressed by
+// the full primary key: INSERT … ON CONFLICT (primary key) DO UPDATE, which
+// replaces the stored row only when the change's cdc_version is greater. A
+// delete is that upsert with cdc_deleted = true and empty values (a
+// tombstone), so a stale insert replayed later cannot resurrect the row.
+// One statement text per table also keeps each CrateDB bulk to one
+// statement, so CrateDB's regrouping of mixed batches cannot reorder work.
+//
+// PostgreSQL guards with ON CONFLICT … DO UPDATE … WHERE.
+//
+// CrateDB has no WHERE there. Its grammar (crate/crate
+// libs/sql-parser/…/SqlBaseParser.g4, rule onConflict) is
+//
+//	ON CONFLICT conflictTarget DO UPDATE SET assignment (COMMA assignment)*
+//
+// where conflictTarget takes subscripts such as "pk"['id'] and an assignment
+// is `primaryExpression EQ expr`, so any expression, CASE included.
+// InsertAnalyzer.verifyOnConflictTargets requires the target to be exactly
+// the primary key columns. The assignments are analysed with an
+// ExcludedFieldProvider over the table (InsertAnalyzer.getUpdateAssignments):
+// `excluded.col` is the proposed value and a bare `col` the stored one
+// (docs/sql/statements/insert.rst: "visits = visits + 1"). On the shard,
+// UpdateToInsert.convert evaluates every assignment against the stored
+// document, not against assignments made earlier in the same SET, so
+// guarding each column with
+//
+//	col = CASE WHEN excluded.cdc_version > coalesce(cdc_version, '') THEN excluded.col ELSE col END
+//
+// and cdc_version last is the same guard as PostgreSQL's WHERE: a stale
+// change rewrites the row with its own values. coalesce lets rows written
+// by other tools (no version yet) be taken over.
+
+// CDC bookkeeping columns of every CDC table.
+const (
+	colVersion   = "cdc_version"
+	colDeleted   = "cdc_deleted"
+	colEventTime = "cdc_event_time"
+)
+
+// liveViewSuffix names the view that hides tombstones.
+const liveViewSuffix = "_live"
+
+// cdcStatements is the SQL for one CDC table in one dialect.
+type cdcStatements struct {
+	createTable string
+	createView  string
+	dropView    string
+	dropTable   string
+	// upsertRow is the single-row guarded upsert: CrateDB's bulk batches
+	// and re-running a failed row alone. The PostgreSQL variant uses the
+	// same CASE guard (tests run it to check the guard's logic on a real
+	// database); production PostgreSQL writes use upsertUnnest.
+	upsertRow string
+	// upsertUnnest upserts a whole chunk given as column arrays (PostgreSQL).
+	upsertUnnest string
+}
+
+// cdcColumn is a column of a CDC table as the SQL sees it.
+type cdcColumn struct {
+	name string
+	typ  cdc.Type // Object for pk/data/aux
+	key  bool
+}
+
+// cdcColumns lists the columns in the order of the upsert's parameters.
+func cdcColumns(spec *cdc.Table) []cdcColumn {
+	var cols []cdcColumn
+	if spec.Layout == cdc.Document {
+		cols = []cdcColumn{{name: "pk", typ: cdc.Object, key: true}, {name: "data", typ: cdc.Object}, {name: "aux", typ: cdc.Object}}
+	} else {
+		for _, c := range spec.Key {
+			cols = append(cols, cdcColumn{name: c.Name, typ: c.Type, key: true})
+		}
+		for _, c := range spec.Columns {
+			cols = append(cols, cdcColumn{name: c.Name, typ: c.Type})
+		}
+	}
+	return append(cols,
+		cdcColumn{name: colVersion, typ: cdc.Text},
+		cdcColumn{name: colDeleted, typ: cdc.Boolean},
+		cdcColumn{name: colEventTime, typ: cdc.Timestamp})
+}
+
+func buildCDCStatements(d Dialect, table, view tableName, spec *cdc.Table) cdcStatements {
+	cols := cdcColumns(spec)
+	s := cdcStatements{
+		createTable: createCDCTable(d, table, spec),
+		createView:  createLiveView(table, view, spec),
+		dropView:    `DROP VIEW IF EXISTS ` + view.sql(),
+		dropTable:   `DROP TABLE IF EXISTS ` + table.sql(),
+	}
+	s.upsertRow = upsertRow(d, table, spec, cols)
+	if d == PostgreSQL {
+		s.upsertUnnest = postgresUpsertUnnest(table, spec, cols)
+	}
+	return s
+}
+
+func createCDCTable(d Dialect, table tableName, spec *cdc.Table) string {
+	var defs []string
+	if spec.Layout == cdc.Document {
+		defs = append(defs, documentColumnsDDL(d, spec)...)
+	} else {
+		for _, c := range spec.Key {
+			defs = append(defs, quoteIdent(c.Name)+" "+sqlType(d, c.Type)+" NOT NULL")
+		}
+		for _, c := range spec.Columns {
+			defs = append(defs, quoteIdent(c.Name)+" "+sqlType(d, c.Type))
+		}
+	}
+	versionType := "TEXT NOT NULL"
+	if d == PostgreSQL {
+		// Byte order, whatever the database's collation: versions are
+		// compared as strings (cdc.Version.String).
+		versionType = `TEXT COLLATE "C" NOT NULL`
+	}
+	defs = append(defs,
+		quoteIdent(colVersion)+" "+versionType,
+		quoteIdent(colDeleted)+" BOOLEAN NOT NULL",
+		quoteIdent(colEventTime)+" "+sqlType(d, cdc.Timestamp))
+	if spec.Layout == cdc.Direct {
+		defs = append(defs, "PRIMARY KEY ("+keyList(spec)+")")
+	}
+	return `CREATE TABLE IF NOT EXISTS ` + table.sql() + ` (` + strings.Join(defs, ", ") + `)`
+}
+
+// documentColumnsDDL is commons-codec's layout: pk as a strict object whose
+// typed sub-columns form the primary key (CrateDB), or one jsonb primary key
+// (PostgreSQL has no object columns; jsonb equality ignores key order and
+// number spelling, and the decoder writes keys canonically anyway).
+func documentColumnsDDL(d Dialect, spec *cdc.Table) []string {
+	if d == PostgreSQL {
+		return []string{`"pk" JSONB NOT NULL PRIMARY KEY`, `"data" JSONB`, `"aux" JSONB`}
+	}
+	var keys []string
+	for _, c := range spec.Key {
+		keys = append(keys, quoteIdent(c.Name)+" "+sqlType(d, c.Type)+" PRIMARY KEY")
+	}
+	data := `"data" OBJECT(DYNAMIC)`
+	if len(spec.Columns) > 0 {
+		var typed []string
+		for _, c := range spec.Columns {
+			typed = append(typed, quoteIdent(c.Name)+" "+sqlType(d, c.Type))
+		}
+		data += " AS (" + strings.Join(typed, ", ") + ")"
+	}
+	return []string{`"pk" OBJECT(STRICT) AS (` + strings.Join(keys, ", ") + `)`, data, `"aux" OBJECT(IGNORED)`}
+}
+
+// createLiveView shows the source table's state: no tombstones, no
+// bookkeeping columns. IS NOT TRUE keeps rows of an adopted table that have
+// no cdc_deleted value yet.
+func createLiveView(table, view tableName, spec *cdc.Table) string {
+	var cols []string
+	for _, c := range cdcColumns(spec) {
+		if c.name != colVersion && c.name != colDeleted && c.name != colEventTime {
+			cols = append(cols, quoteIdent(c.name))
+		}
+	}
+	return `CREATE OR REPLACE VIEW ` + view.sql() + ` AS SELECT ` + strings.Join(cols, ", ") +
+		` FROM ` + table.sql() + ` WHERE ` + quoteIdent(colDeleted) + ` IS NOT TRUE`
+}
+
+func upsertRow(d Dialect, table tableName, spec *cdc.Table, cols []cdcColumn) string {
+	names, params := make([]string, len(cols)), make([]string, len(cols))
+	var sets []string
+	for i, c := range cols {
+		names[i] = quoteIdent(c.name)
+		params[i] = "$" + strconv.Itoa(i+1) + "::" + castType(d, c.typ)
+		if !c.key && c.name != colVersion {
+			sets = append(sets, guarded(d, c.name))
+		}
+	}
+	sets = append(sets, guarded(d, colVersion))
+	alias := ""
+	if d == PostgreSQL {
+		alias = " AS t"
+	}
+	return `INSERT INTO ` + table.sql() + alias + ` (` + strings.Join(names, ", ") + `) VALUES (` + strings.Join(params, ", ") + `) ` +
+		`ON CONFLICT (` + conflictTarget(d, spec) + `) DO UPDATE SET ` + strings.Join(sets, ", ")
+}
+
+// guarded assigns the proposed value only when the change is newer. CrateDB
+// resolves a bare column to the stored row; PostgreSQL calls that ambiguous
+// and needs the table alias (and byte order for the comparison).
+func guarded(d Dialect, col string) string {
+	q, v := quoteIdent(col), quoteIdent(colVersion)
+	if d == PostgreSQL {
+		return q + ` = CASE WHEN excluded.` + v + ` COLLATE "C" > coalesce(t.` + v + `, '') COLLATE "C" ` +
+			`THEN excluded.` + q + ` ELSE t.` + q + ` END`
+	}
+	return q + ` = CASE WHEN excluded.` + v + ` > coalesce(` + v + `, '') THEN excluded.` + q + ` ELSE ` + q + ` END`
+}
+
+// postgresUpsertUnnest takes every column as text[] (booleans and times as
+// their own array types) and casts per row, so one Go encoding serves all
+// column types; a value the cast rejects fails the statement with a data
+// error that the writer bisects down to the row.
+func postgresUpsertUnnest(table tableName, spec *cdc.Table, cols []cdcColumn) string {
+	names, arrays, exprs, sets := make([]string, len(cols)), make([]string, len(cols)), make([]string, len(cols)), []string{}
+	for i, c := range cols {
+		n := strconv.Itoa(i + 1)
+		names[i] = quoteIdent(c.name)
+		switch c.name {
+		case colDeleted:
+			arrays[i], exprs[i] = "$"+n+"::BOOLEAN[]", "u.c"+n
+		case colEventTime:
+			arrays[i], exprs[i] = "$"+n+"::TIMESTAMPTZ[]", "u.c"+n
+		default:
+			arrays[i], exprs[i] = "$"+n+"::TEXT[]", "u.c"+n+"::"+castType(PostgreSQL, c.typ)
+		}
+		if !c.key {
+			sets = append(sets, names[i]+" = excluded."+names[i])
+		}
+	}
+	aliases := make([]string, len(cols))
+	for i := range cols {
+		aliases[i] = "c" + strconv.Itoa(i+1)
+	}
+	v := quoteIdent(colVersion)
+	return `INSERT INTO ` + table.sql() + ` AS t (` + strings.Join(names, ", ") + `) ` +
+		`SELECT ` + strings.Join(exprs, ", ") + ` FROM unnest(` + strings.Join(arrays, ", ") + `) AS u(` + strings.Join(aliases, ", ") + `) ` +
+		`ON CONFLICT (` + conflictTarget(PostgreSQL, spec) + `) DO UPDATE SET ` + strings.Join(sets, ", ") + ` ` +
+		`WHERE coalesce(t.` + v + `, '') COLLATE "C" < excluded.` + v + ` COLLATE "C"`
+}
+
+// conflictTarget is the full primary key: CrateDB requires exactly that,
+// and only a lookup by the full key sees rows not yet refreshed.
+func conflictTarget(d Dialect, spec *cdc.Table) string {
+	if spec.Layout == cdc.Direct {
+		return keyList(spec)
+	}
+	if d == PostgreSQL {
+		return `"pk"`
+	}
+	var parts []string
+	for _, c := range spec.Key {
+		parts = append(parts, `"pk"[`+sqlString(c.Name)+`]`)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func keyList(spec *cdc.Table) string {
+	var parts []string
+	for _, c := range spec.Key {
+		parts = append(parts, quoteIdent(c.Name))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// sqlType is the column type in DDL.
+func sqlType(d Dialect, t cdc.Type) string {
+	switch t {
+	case cdc.BigInt:
+		return "BIGINT"
+	case cdc.Integer:
+		return "INTEGER"
+	case cdc.Double:
+		return "DOUBLE PRECISION"
+	case cdc.Boolean:
+		return "BOOLEAN"
+	case cdc.Timestamp:
+		if d == CrateDB {
+			return "TIMESTAMP WITH TIME ZONE"
+		}
+		return "TIMESTAMPTZ"
+	case cdc.Object:
+		if d == CrateDB {
+			return "OBJECT(DYNAMIC)"
+		}
+		return "JSONB"
+	default:
+		return "TEXT"
+	}
+}
+
+// castType is the type in a parameter cast.
+func castType(d Dialect, t cdc.Type) string {
+	switch t {
+	case cdc.Timestamp:
+		return "TIMESTAMPTZ"
+	case cdc.Object:
+		if d == CrateDB {
+			return "OBJECT"
+		}
+		return "JSONB"
+	default:
+		return sqlType(d, t)
+	}
+}
+
+// sqlString quotes s as an SQL string literal (subscript keys cannot be
+// parameters in CrateDB).
+func sqlString(s string) string {
+	return `'` + strings.ReplaceAll(s, `'`, `''`) + `'`
+}

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
 	"github.com/rs/zerolog"
 )
 
@@ -26,7 +27,7 @@ type Settings struct {
 	Table           string
 	DeadLetterTable string
 	ProgressTable   string
-	Format          string // json | raw
+	Format          string // json | raw | dynamodb-cdc | dms
 	ObjectPolicy    string // dynamic | ignored
 	CreateTables    bool
 
@@ -47,6 +48,10 @@ type Settings struct {
 
 	// DaemonTimeout is the daemon's timeoutInSeconds (0: unset).
 	DaemonTimeout time.Duration
+
+	// CDC decodes change events when Format is dynamodb-cdc or dms (see
+	// cdc.go); nil for the plain formats.
+	CDC cdc.Decoder
 }
 
 // Modes and formats.
@@ -55,6 +60,9 @@ const (
 	ModeDiscard = "discard"
 	FormatJSON  = "json"
 	FormatRaw   = "raw"
+	// FormatDynamoDBCDC and FormatDMS are change-event formats (cdc.go).
+	FormatDynamoDBCDC = "dynamodb-cdc"
+	FormatDMS         = "dms"
 )
 
 // Error is an invalid setting; its message names the key.
@@ -93,7 +101,7 @@ func FromProperties(props Properties, environ []string) (Settings, error) {
 		Table:               r.str("sink.table", "kinesis_events"),
 		DeadLetterTable:     r.str("sink.deadLetterTable", ""),
 		ProgressTable:       r.str("sink.progressTable", ""),
-		Format:              r.oneOf("sink.format", FormatJSON, FormatJSON, FormatRaw),
+		Format:              r.oneOf("sink.format", FormatJSON, FormatJSON, FormatRaw, FormatDynamoDBCDC, FormatDMS),
 		ObjectPolicy:        r.oneOf("sink.objectPolicy", "dynamic", "dynamic", "ignored"),
 		CreateTables:        r.boolean("sink.createTables", true),
 		BatchMaxRecords:     r.integer("sink.batchMaxRecords", 5000, 1, 100000),
@@ -108,6 +116,7 @@ func FromProperties(props Properties, environ []string) (Settings, error) {
 		LogMaxBackups:       r.integer("sink.logMaxBackups", 5, 0, 1000),
 		DaemonTimeout:       time.Duration(r.integer("timeoutInSeconds", 0, 0, 1<<30)) * time.Second,
 	}
+	s.CDC = r.changeDecoder(s.Format, s.Table)
 	if r.err != nil {
 		return Settings{}, r.err
 	}

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/sink"
 )
 
@@ -18,3 +19,10 @@ func (Discard) Write(_ context.Context, rows []sink.Row) (sink.Result, error) {
 func (Discard) WriteDeadLetters(context.Context, []sink.DeadLetter) error { return nil }
 
 func (Discard) UpdateProgress(context.Context, sink.Progress) error { return nil }
+
+// Apply counts changes as applied (sink.mode = discard with a change format).
+func (Discard) Apply(_ context.Context, changes []cdc.Change) (sink.Result, error) {
+	return sink.Result{Written: len(changes)}, nil
+}
+
+func (Discard) ApplyControl(context.Context, cdc.Control) error { return nil }

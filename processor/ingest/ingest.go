@@ -9,6 +9,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/decode"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/kcl"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/sink"
@@ -27,7 +28,11 @@ type Sink interface {
 type Processor struct {
 	Sink    Sink
 	Decoder decode.Decoder
-	Log     zerolog.Logger
+	// Changes, when set, decodes records as change events (sink.format
+	// dynamodb-cdc or dms) that ChangeSink applies; Decoder is then unused.
+	Changes    cdc.Decoder
+	ChangeSink ChangeSink
+	Log        zerolog.Logger
 	// CheckpointInterval spaces checkpoints (each is a DynamoDB write);
 	// 0 checkpoints after every batch. Shutdown and shard end always
 	// checkpoint.
@@ -95,6 +100,9 @@ func (p *Processor) ProcessRecords(ctx context.Context, in kcl.ProcessRecordsInp
 // store decodes and writes one batch; it returns how many records went to
 // the dead-letter table.
 func (p *Processor) store(ctx context.Context, records []kcl.Record) (int, error) {
+	if p.Changes != nil {
+		return p.storeChanges(ctx, records)
+	}
 	rows := make([]sink.Row, 0, len(records))
 	var undecodable []sink.DeadLetter
 	for _, r := range records {

@@ -21,6 +21,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/config"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/decode"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/ingest"
@@ -55,10 +56,12 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "kinesis-cratedb: %v\n", err)
 		return exitConfig
 	}
-	dec, err := decode.New(settings.Format)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "kinesis-cratedb: invalid setting sink.format: %v\n", err)
-		return exitConfig
+	var dec decode.Decoder
+	if settings.CDC == nil { // change formats decode with settings.CDC
+		if dec, err = decode.New(settings.Format); err != nil {
+			fmt.Fprintf(os.Stderr, "kinesis-cratedb: invalid setting sink.format: %v\n", err)
+			return exitConfig
+		}
 	}
 	logFile := &logfile.File{Path: settings.LogFile, MaxBytes: int64(settings.LogMaxSizeMB) << 20, Backups: settings.LogMaxBackups}
 	defer logFile.Close()
@@ -86,6 +89,7 @@ func newLogger(file io.Writer, stderr io.Writer, level zerolog.Level) zerolog.Lo
 
 func serve(ctx context.Context, s config.Settings, dec decode.Decoder, log zerolog.Logger) int {
 	var dst ingest.Sink = ingest.Discard{}
+	var changes ingest.ChangeSink = ingest.Discard{}
 	if s.Mode == config.ModeWrite {
 		w, err := openSink(ctx, s, log)
 		if err != nil {
@@ -93,10 +97,11 @@ func serve(ctx context.Context, s config.Settings, dec decode.Decoder, log zerol
 			return exitFailure
 		}
 		defer w.Close()
-		dst = w
+		dst, changes = w, w
 	}
 	p := &ingest.Processor{
 		Sink: dst, Decoder: dec, Log: log,
+		Changes: s.CDC, ChangeSink: changes,
 		CheckpointInterval: s.CheckpointInterval,
 		ProgressInterval:   s.ProgressInterval,
 		CheckpointRetry: kcl.Retry{OnRetry: func(attempt int, err error) {
@@ -118,6 +123,7 @@ func openSink(ctx context.Context, s config.Settings, log zerolog.Logger) (*sink
 		ObjectPolicy:    s.ObjectPolicy,
 		CreateTables:    s.CreateTables,
 		ChunkSize:       s.BatchMaxRecords,
+		CDCTables:       cdcTables(s),
 		Logger:          log,
 		Retry: sink.RetryPolicy{
 			InitialBackoff: s.RetryInitialBackoff,
@@ -125,6 +131,14 @@ func openSink(ctx context.Context, s config.Settings, log zerolog.Logger) (*sink
 			MaxWait:        s.RetryMaxWait,
 		},
 	})
+}
+
+// cdcTables are the target tables of a change format (none otherwise).
+func cdcTables(s config.Settings) []*cdc.Table {
+	if s.CDC == nil {
+		return nil
+	}
+	return s.CDC.Tables()
 }
 
 func check(ctx context.Context, s config.Settings, log zerolog.Logger) int {
@@ -148,6 +162,10 @@ func check(ctx context.Context, s config.Settings, log zerolog.Logger) int {
 func replay(ctx context.Context, s config.Settings, dec decode.Decoder, shard string, log zerolog.Logger) int {
 	if s.Mode != config.ModeWrite {
 		fmt.Fprintln(os.Stderr, "kinesis-cratedb: replay needs sink.mode = write")
+		return exitConfig
+	}
+	if s.CDC != nil {
+		fmt.Fprintln(os.Stderr, "kinesis-cratedb: replay of change-event dead letters is not supported yet")
 		return exitConfig
 	}
 	w, err := openSink(ctx, s, log)

@@ -2,10 +2,12 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -115,7 +117,7 @@ func (w *Writer) tryPart(ctx context.Context, rows []Row) (dead []DeadLetter, sp
 	case methodUnnest:
 		err = w.insertUnnest(ctx, rows)
 	case methodCopy:
-		err = w.insertViaStage(ctx, rows)
+		err = w.insertCopy(ctx, rows)
 	default:
 		failed, err = w.insertBatch(ctx, rows)
 	}
@@ -256,6 +258,39 @@ func (w *Writer) insertUnnest(ctx context.Context, rows []Row) error {
 
 const rollbackTimeout = 5 * time.Second
 
+// afterConflict is how many chunks skip the direct COPY after one met rows
+// that were already there: a replay usually covers several chunks.
+const afterConflict = 16
+
+// insertCopy COPYs rows straight into the target, the fastest way into
+// PostgreSQL. A COPY is all or nothing, so when it meets a row that is
+// already there (a replay) or a row the server refuses, nothing was written
+// and the staged, idempotent path takes over: ON CONFLICT DO NOTHING for the
+// replay, bisection for the bad row.
+func (w *Writer) insertCopy(ctx context.Context, rows []Row) error {
+	if w.skipDirectCopy.Load() > 0 {
+		w.skipDirectCopy.Add(-1)
+		return w.insertViaStage(ctx, rows)
+	}
+	_, err := w.pool.CopyFrom(ctx, pgx.Identifier{w.target.schema, w.target.name}, stageColumns, copySource(rows))
+	if err == nil || classify(w.dialect, err) != classRow {
+		return err
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		w.skipDirectCopy.Store(afterConflict)
+	}
+	return w.insertViaStage(ctx, rows)
+}
+
+func copySource(rows []Row) pgx.CopyFromSource {
+	return pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+		r := &rows[i]
+		return []any{r.ShardID, r.SequenceNumber, r.SubSequenceNumber, r.PartitionKey,
+			pgtype.Timestamptz{Time: r.ArrivedAt, Valid: !r.ArrivedAt.IsZero()}, payloadBytes(r)}, nil
+	})
+}
+
 // insertViaStage COPYs rows into a temporary table and moves them to the
 // target with ON CONFLICT DO NOTHING, all in one transaction.
 func (w *Writer) insertViaStage(ctx context.Context, rows []Row) (err error) {
@@ -276,12 +311,7 @@ func (w *Writer) insertViaStage(ctx context.Context, rows []Row) (err error) {
 			_, _ = conn.Exec(rctx, w.sql.rollback)
 		}
 	}()
-	src := pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-		r := &rows[i]
-		return []any{r.ShardID, r.SequenceNumber, r.SubSequenceNumber, r.PartitionKey,
-			pgtype.Timestamptz{Time: r.ArrivedAt, Valid: !r.ArrivedAt.IsZero()}, payloadBytes(r)}, nil
-	})
-	if _, err := conn.CopyFrom(ctx, pgx.Identifier{stageTableName}, stageColumns, src); err != nil {
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{stageTableName}, stageColumns, copySource(rows)); err != nil {
 		return err
 	}
 	_, err = conn.Exec(ctx, w.sql.stageCommit)

@@ -20,13 +20,13 @@ const maxRetainedLine = 64 << 20
 
 // conn is the pipe pair to the daemon. A reader goroutine reads stdin so
 // that the end of stdin is noticed even while a processor is busy; lines are
-// handed over in one of two reusable buffers.
+// handed over in one reusable buffer.
 type conn struct {
 	wmu sync.Mutex
 	out io.Writer
 
 	lines   chan []byte   // complete lines, without the line terminator
-	free    chan []byte   // buffers given back after decoding
+	free    chan []byte   // the line buffer, given back after decoding
 	gone    chan struct{} // closed when stdin ended
 	readErr error         // why stdin ended; read only after gone is closed
 }
@@ -35,10 +35,9 @@ func newConn(in io.Reader, out io.Writer) *conn {
 	c := &conn{
 		out:   out,
 		lines: make(chan []byte),
-		free:  make(chan []byte, 2),
+		free:  make(chan []byte, 1),
 		gone:  make(chan struct{}),
 	}
-	c.free <- nil
 	c.free <- nil
 	go c.readLoop(in)
 	return c
@@ -47,6 +46,14 @@ func newConn(in io.Reader, out io.Writer) *conn {
 func (c *conn) readLoop(in io.Reader) {
 	br := bufio.NewReaderSize(in, 64<<10)
 	for {
+		// Wait for input before taking a line buffer: the end of stdin is
+		// noticed at once, yet only one buffer grows to the size of the
+		// largest line, because the daemon sends the next line only after
+		// the previous one was answered (and its buffer released).
+		if _, err := br.Peek(1); err != nil {
+			c.finish(err)
+			return
+		}
 		buf := <-c.free
 		line, err := readLine(br, buf[:0])
 		if len(line) > 0 {
@@ -55,13 +62,17 @@ func (c *conn) readLoop(in io.Reader) {
 			c.free <- line
 		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				c.readErr = fmt.Errorf("kcl: reading stdin: %w", err)
-			}
-			close(c.gone)
+			c.finish(err)
 			return
 		}
 	}
+}
+
+func (c *conn) finish(err error) {
+	if !errors.Is(err, io.EOF) {
+		c.readErr = fmt.Errorf("kcl: reading stdin: %w", err)
+	}
+	close(c.gone)
 }
 
 // readLine appends the next line to buf, without its "\n" or "\r\n". A line

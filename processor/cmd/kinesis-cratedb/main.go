@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
@@ -36,7 +37,16 @@ const (
 	exitConfig  = 78 // EX_CONFIG
 )
 
+// defaultMemoryLimit is the Go heap's soft limit unless GOMEMLIMIT says
+// otherwise. A child holds one protocol line (up to ~14 MB for 10,000 1 KB
+// records) and its decoded batch; without a limit the heap doubles past that
+// before the collector runs, and the daemon runs one child per shard.
+const defaultMemoryLimit = 40 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	os.Exit(run(os.Args[1:]))
 }
 

@@ -32,6 +32,7 @@ type Settings struct {
 	CreateTables    bool
 
 	BatchMaxRecords    int
+	Pipeline           bool
 	CheckpointInterval time.Duration
 	ProgressInterval   time.Duration
 
@@ -105,6 +106,7 @@ func FromProperties(props Properties, environ []string) (Settings, error) {
 		ObjectPolicy:        r.oneOf("sink.objectPolicy", "dynamic", "dynamic", "ignored"),
 		CreateTables:        r.boolean("sink.createTables", true),
 		BatchMaxRecords:     r.integer("sink.batchMaxRecords", 5000, 1, 100000),
+		Pipeline:            r.boolean("sink.pipeline", true),
 		CheckpointInterval:  r.millis("sink.checkpointIntervalMillis", 10*time.Second),
 		ProgressInterval:    r.millis("sink.progressIntervalMillis", 10*time.Second),
 		RetryInitialBackoff: r.millis("sink.retryInitialBackoffMillis", 200*time.Millisecond),

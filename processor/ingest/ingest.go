@@ -40,6 +40,14 @@ type Processor struct {
 	// ProgressInterval spaces the progress log line and progress table row.
 	ProgressInterval time.Duration
 	CheckpointRetry  kcl.Retry
+	// Pipeline stores each batch in the background and acknowledges it at
+	// once, so reading and decoding the next batch overlap with the
+	// database write. The checkpoint still only covers stored batches.
+	Pipeline bool
+
+	pending    *inflight // batch being stored in the background
+	bg         context.Context
+	stopBG     context.CancelFunc
 
 	shard        string
 	written      position // last record durably stored (target or dead-letter table)
@@ -71,30 +79,99 @@ func (p *Processor) Initialize(_ context.Context, in kcl.InitializeInput) error 
 	return nil
 }
 
-// ProcessRecords stores the batch and checkpoints when the interval is due.
-// A batch that cannot be stored is not acknowledged (kcl.Fatal): the child
-// exits, and the records are delivered again after the restart.
+// ProcessRecords hands the batch to the writer and checkpoints what is
+// stored when the interval is due. With Pipeline the batch is stored in the
+// background while the daemon fetches and sends the next one; the next
+// action waits for it. A batch that cannot be stored is never acknowledged
+// beyond the checkpoint: the child exits (kcl.Fatal), and the daemon
+// redelivers from the last checkpoint after its restart.
 func (p *Processor) ProcessRecords(ctx context.Context, in kcl.ProcessRecordsInput) error {
-	start := time.Now()
 	if in.MillisBehindLatest != nil {
 		p.stats.behind = *in.MillisBehindLatest
 	}
+	if err := p.settle(ctx); err != nil {
+		return kcl.Fatal(err)
+	}
 	if len(in.Records) > 0 {
-		dead, err := p.store(ctx, in.Records)
-		if err != nil {
-			return kcl.Fatal(err)
+		b := &inflight{records: in.Records, started: time.Now(), done: make(chan struct{})}
+		if p.Pipeline {
+			p.pending = b
+			go p.storeBatch(p.background(ctx), b)
+		} else {
+			p.storeBatch(ctx, b)
+			if err := p.finish(b); err != nil {
+				return kcl.Fatal(err)
+			}
 		}
-		last := in.Records[len(in.Records)-1]
-		p.written = position{last.SequenceNumber, last.SubSequenceNumber}
-		p.stats.add(in.Records, dead)
-		p.Log.Debug().Int("records", len(in.Records)).Int("dead_lettered", dead).
-			Str("last", p.written.String()).Dur("took", time.Since(start)).Msg("batch stored")
 	}
 	if time.Since(p.lastCP) >= p.CheckpointInterval {
 		p.checkpoint(ctx, in.Checkpointer)
 	}
 	p.reportIfDue(ctx, false)
 	return nil
+}
+
+// inflight is one batch on its way to the database.
+type inflight struct {
+	records []kcl.Record
+	started time.Time
+	done    chan struct{}
+	dead    int
+	err     error
+}
+
+func (p *Processor) storeBatch(ctx context.Context, b *inflight) {
+	defer close(b.done)
+	b.dead, b.err = p.store(ctx, b.records)
+}
+
+// settle waits for the batch stored in the background, if any, and counts
+// it as written.
+func (p *Processor) settle(ctx context.Context) error {
+	b := p.pending
+	if b == nil {
+		return nil
+	}
+	select {
+	case <-b.done:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	p.pending = nil
+	return p.finish(b)
+}
+
+// finish records a stored batch: only from here on may it be checkpointed.
+func (p *Processor) finish(b *inflight) error {
+	if b.err != nil {
+		return b.err
+	}
+	last := b.records[len(b.records)-1]
+	p.written = position{last.SequenceNumber, last.SubSequenceNumber}
+	p.stats.add(b.records, b.dead)
+	p.Log.Debug().Int("records", len(b.records)).Int("dead_lettered", b.dead).
+		Str("last", p.written.String()).Dur("took", time.Since(b.started)).Msg("batch stored")
+	return nil
+}
+
+// background is the context of a batch stored after its action returned: it
+// outlives the action and ends with Close.
+func (p *Processor) background(ctx context.Context) context.Context {
+	if p.bg == nil {
+		p.bg, p.stopBG = context.WithCancel(context.WithoutCancel(ctx))
+	}
+	return p.bg
+}
+
+// Close abandons a batch still being stored (it was not checkpointed, so
+// the daemon delivers it again) and waits for its goroutine to end.
+func (p *Processor) Close() {
+	if p.stopBG != nil {
+		p.stopBG()
+	}
+	if p.pending != nil {
+		<-p.pending.done
+	}
 }
 
 // store decodes and writes one batch; it returns how many records went to
@@ -167,6 +244,9 @@ func (p *Processor) checkpoint(ctx context.Context, cp *kcl.Checkpointer) {
 // ShutdownRequested checkpoints what is stored: the worker is stopping or
 // handing the lease over.
 func (p *Processor) ShutdownRequested(ctx context.Context, in kcl.ShutdownRequestedInput) error {
+	if err := p.settle(ctx); err != nil {
+		return kcl.Fatal(err)
+	}
 	p.checkpoint(ctx, in.Checkpointer)
 	p.reportIfDue(ctx, true)
 	p.Log.Info().Str("checkpoint", p.checkpointed.String()).Msg("shutdown requested")
@@ -176,6 +256,9 @@ func (p *Processor) ShutdownRequested(ctx context.Context, in kcl.ShutdownReques
 // ShardEnded checkpoints SHARD_END; every record of the shard was stored
 // before its batch was acknowledged.
 func (p *Processor) ShardEnded(ctx context.Context, in kcl.ShardEndedInput) error {
+	if err := p.settle(ctx); err != nil {
+		return kcl.Fatal(err) // SHARD_END must not be recorded past unstored records
+	}
 	err := p.CheckpointRetry.Do(ctx, in.Checkpointer.Checkpoint)
 	if err != nil {
 		p.Log.Error().Err(err).Msg("checkpoint at SHARD_END failed")
@@ -189,6 +272,11 @@ func (p *Processor) ShardEnded(ctx context.Context, in kcl.ShardEndedInput) erro
 
 // LeaseLost only reports: checkpointing is impossible now.
 func (p *Processor) LeaseLost(ctx context.Context, _ kcl.LeaseLostInput) error {
+	if err := p.settle(ctx); err != nil {
+		// The new owner starts from the last checkpoint, which this batch
+		// never reached: nothing is lost.
+		p.Log.Error().Err(err).Msg("last batch not stored before the lease was lost")
+	}
 	p.reportIfDue(ctx, true)
 	p.Log.Info().Str("checkpoint", p.checkpointed.String()).Msg("lease lost")
 	return nil

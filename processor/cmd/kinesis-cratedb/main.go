@@ -114,11 +114,14 @@ func serve(ctx context.Context, s config.Settings, dec decode.Decoder, log zerol
 		Changes: s.CDC, ChangeSink: changes,
 		CheckpointInterval: s.CheckpointInterval,
 		ProgressInterval:   s.ProgressInterval,
+		Pipeline:           s.Pipeline,
 		CheckpointRetry: kcl.Retry{OnRetry: func(attempt int, err error) {
 			log.Warn().Err(err).Int("attempt", attempt).Msg("checkpoint retry")
 		}},
 	}
-	if err := kcl.Run(ctx, p); err != nil {
+	err := kcl.Run(ctx, p)
+	p.Close()
+	if err != nil {
 		log.Error().Err(err).Msg("stopping without acknowledging the current action; the daemon will redeliver from the last checkpoint")
 		return exitFailure
 	}

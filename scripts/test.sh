@@ -10,7 +10,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
-export STACK_DIR=$repo/.stack/test
+export STACK_DIR=${TEST_STACK_DIR:-$repo/.stack/test}
 export PG_DIR=$STACK_DIR/pg
 export PGPORT=${TEST_PGPORT:-55439}
 export KINESIS_PORT=${TEST_KINESIS_PORT:-14568}

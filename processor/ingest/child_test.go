@@ -156,7 +156,7 @@ func TestChildStoresDeadLettersAndCheckpoints(t *testing.T) {
 	if err != nil || exit.Code != 0 || len(child.Violations()) != 0 {
 		t.Fatalf("exit %+v, %v, violations %v", exit, err, child.Violations())
 	}
-	if n := count(t, url, `SELECT count(*) FROM public.kinesis_progress WHERE shard_id = 'shardId-000000000003' AND records_written >= 97 AND millis_behind_latest = 1234`); n != 1 {
+	if n := count(t, url, `SELECT count(*) FROM public.kinesis_progress WHERE target_table = $1 AND shard_id = 'shardId-000000000003' AND records_written = 97 AND dead_lettered = 3 AND millis_behind_latest = 1234`, table); n != 1 {
 		t.Fatalf("progress row missing or wrong (%d)", n)
 	}
 }

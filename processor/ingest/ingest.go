@@ -292,12 +292,16 @@ func (p *Processor) reportIfDue(ctx context.Context, force bool) {
 	if p.shard == "" {
 		return
 	}
+	written, dead := p.stats.unreported()
 	err := p.Sink.UpdateProgress(ctx, sink.Progress{
 		ShardID: p.shard, LastSequence: p.written.seq, LastSubSequence: p.written.sub,
 		CheckpointSequence: p.checkpointed.seq, CheckpointSubSequence: p.checkpointed.sub,
-		MillisBehindLatest: p.stats.behind, RecordsWritten: p.stats.totalRecords, DeadLettered: p.stats.totalDead,
+		MillisBehindLatest: p.stats.behind, RecordsWritten: written, DeadLettered: dead,
 	})
-	if err != nil && !errors.Is(err, context.Canceled) {
+	switch {
+	case err == nil:
+		p.stats.reported(written, dead)
+	case !errors.Is(err, context.Canceled):
 		p.Log.Warn().Err(err).Msg("progress table not updated")
 	}
 	p.stats.reset(now)

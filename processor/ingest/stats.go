@@ -15,6 +15,8 @@ type stats struct {
 	records, bytes, batches int64
 	dead                    int64
 	totalRecords, totalDead int64
+	// Counts already added to the progress table.
+	reportedRecords, reportedDead int64
 	behind                  int64 // millisBehindLatest of the last batch; -1 unknown
 }
 
@@ -49,6 +51,16 @@ func (s *stats) log(log zerolog.Logger, now time.Time, checkpoint position) {
 		Int64("millis_behind_latest", s.behind).Str("checkpoint", checkpoint.String()).
 		Int64("total_written", s.totalRecords).Int64("total_dead_lettered", s.totalDead).
 		Msg("progress")
+}
+
+// unreported returns the counts not yet added to the progress table.
+func (s *stats) unreported() (written, dead int64) {
+	return s.totalRecords - s.reportedRecords, s.totalDead - s.reportedDead
+}
+
+func (s *stats) reported(written, dead int64) {
+	s.reportedRecords += written
+	s.reportedDead += dead
 }
 
 func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }

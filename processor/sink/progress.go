@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Progress is the per-shard state recorded by UpdateProgress.
@@ -13,22 +14,26 @@ type Progress struct {
 	CheckpointSequence    string // last position checkpointed with the KCL
 	CheckpointSubSequence int64
 	MillisBehindLatest    int64 // -1 if unknown
-	RecordsWritten        int64
-	DeadLettered          int64
+	RecordsWritten        int64 // added to the stored count: records written since the last update
+	DeadLettered          int64 // added likewise
 }
 
 // UpdateProgress upserts the shard's row in the progress table and stamps
-// updated_at with the database's clock.
+// updated_at with the database's clock. It makes one attempt: progress is
+// for people watching, and must never hold up the records themselves.
 func (w *Writer) UpdateProgress(ctx context.Context, p Progress) error {
-	_, err := w.retry.do(ctx, "update progress", func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
-		defer cancel()
-		_, err := w.pool.Exec(ctx, w.sql.upsertProgress, p.ShardID, p.LastSequence, p.LastSubSequence,
-			p.CheckpointSequence, p.CheckpointSubSequence, p.MillisBehindLatest, p.RecordsWritten, p.DeadLettered)
-		return err
-	})
+	if w.closed.Load() {
+		return ErrClosed
+	}
+	ctx, cancel := context.WithTimeout(ctx, progressTimeout)
+	defer cancel()
+	_, err := w.pool.Exec(ctx, w.sql.upsertProgress, w.target.schema+"."+w.target.name, p.ShardID, p.LastSequence, p.LastSubSequence,
+		p.CheckpointSequence, p.CheckpointSubSequence, p.MillisBehindLatest, p.RecordsWritten, p.DeadLettered)
 	if err != nil {
 		return fmt.Errorf("sink: update progress of shard %s: %w", p.ShardID, err)
 	}
 	return nil
 }
+
+// progressTimeout bounds the one attempt of UpdateProgress.
+const progressTimeout = 10 * time.Second

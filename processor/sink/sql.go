@@ -97,7 +97,7 @@ func crateStatements(target, deadLetter, progress tableName, objectPolicy string
 		deleteDeadLetterRow: `DELETE FROM ` + deadLetter.sql() + ` WHERE "shard_id" = $1::TEXT AND "seq" = $2::TEXT AND "sub_seq" = $3::BIGINT`,
 		refreshDeadLetters:  `REFRESH TABLE ` + deadLetter.sql(),
 
-		upsertProgress: upsertProgressSQL(progress),
+		upsertProgress: upsertProgressSQL(progress, "", ""),
 	}
 }
 
@@ -156,7 +156,7 @@ func postgresStatements(target, deadLetter, progress tableName) statements {
 			`unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[]) AS u(s, q, ss) ` +
 			`WHERE d."shard_id" = u.s AND d."seq" = u.q AND d."sub_seq" = u.ss`,
 
-		upsertProgress: upsertProgressSQL(progress),
+		upsertProgress: upsertProgressSQL(progress, " AS p", "p."),
 	}
 }
 
@@ -173,9 +173,13 @@ func deadLetterConflict(existing string) string {
 // tableExistsSQL works on both: CrateDB implements information_schema.tables.
 const tableExistsSQL = `SELECT count(*) FROM information_schema.tables WHERE table_schema = $1::TEXT AND table_name = $2::TEXT`
 
+// progressDDL keys the table by target table and shard: several
+// applications may write into one schema, and shard ids repeat across
+// streams.
 func progressDDL(progress tableName, text, bigint, timestamptz string) string {
 	return `CREATE TABLE IF NOT EXISTS ` + progress.sql() + ` (` +
-		`"shard_id" ` + text + ` PRIMARY KEY, ` +
+		`"target_table" ` + text + `, ` +
+		`"shard_id" ` + text + `, ` +
 		`"last_seq" ` + text + `, ` +
 		`"last_sub_seq" ` + bigint + `, ` +
 		`"checkpoint_seq" ` + text + `, ` +
@@ -183,18 +187,23 @@ func progressDDL(progress tableName, text, bigint, timestamptz string) string {
 		`"millis_behind_latest" ` + bigint + `, ` +
 		`"records_written" ` + bigint + `, ` +
 		`"dead_lettered" ` + bigint + `, ` +
-		`"updated_at" ` + timestamptz + `)`
+		`"updated_at" ` + timestamptz + `, ` +
+		`PRIMARY KEY ("target_table", "shard_id"))`
 }
 
-func upsertProgressSQL(progress tableName) string {
-	return `INSERT INTO ` + progress.sql() + ` ("shard_id", "last_seq", "last_sub_seq", "checkpoint_seq", "checkpoint_sub_seq", ` +
+// upsertProgressSQL adds the counts ($8, $9 are increments since the last
+// update) so they survive restarts of the shard's process; existing names
+// the stored row as in deadLetterConflict.
+func upsertProgressSQL(progress tableName, alias, existing string) string {
+	return `INSERT INTO ` + progress.sql() + alias + ` ("target_table", "shard_id", "last_seq", "last_sub_seq", "checkpoint_seq", "checkpoint_sub_seq", ` +
 		`"millis_behind_latest", "records_written", "dead_lettered", "updated_at") ` +
-		`VALUES ($1::TEXT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::BIGINT, $6::BIGINT, $7::BIGINT, $8::BIGINT, CURRENT_TIMESTAMP) ` +
-		`ON CONFLICT ("shard_id") DO UPDATE SET ` +
+		`VALUES ($1::TEXT, $2::TEXT, $3::TEXT, $4::BIGINT, $5::TEXT, $6::BIGINT, $7::BIGINT, $8::BIGINT, $9::BIGINT, CURRENT_TIMESTAMP) ` +
+		`ON CONFLICT ("target_table", "shard_id") DO UPDATE SET ` +
 		`"last_seq" = excluded."last_seq", "last_sub_seq" = excluded."last_sub_seq", ` +
 		`"checkpoint_seq" = excluded."checkpoint_seq", "checkpoint_sub_seq" = excluded."checkpoint_sub_seq", ` +
-		`"millis_behind_latest" = excluded."millis_behind_latest", "records_written" = excluded."records_written", ` +
-		`"dead_lettered" = excluded."dead_lettered", "updated_at" = excluded."updated_at"`
+		`"millis_behind_latest" = excluded."millis_behind_latest", ` +
+		`"records_written" = ` + existing + `"records_written" + excluded."records_written", ` +
+		`"dead_lettered" = ` + existing + `"dead_lettered" + excluded."dead_lettered", "updated_at" = excluded."updated_at"`
 }
 
 // selectDeadLettersSQL pages by primary key (keyset pagination). Row-value

@@ -45,9 +45,9 @@ type Processor struct {
 	// database write. The checkpoint still only covers stored batches.
 	Pipeline bool
 
-	pending    *inflight // batch being stored in the background
-	bg         context.Context
-	stopBG     context.CancelFunc
+	pending *inflight // batch being stored in the background
+	bg      context.Context
+	stopBG  context.CancelFunc
 
 	shard        string
 	written      position // last record durably stored (target or dead-letter table)

@@ -17,7 +17,7 @@ type stats struct {
 	totalRecords, totalDead int64
 	// Counts already added to the progress table.
 	reportedRecords, reportedDead int64
-	behind                  int64 // millisBehindLatest of the last batch; -1 unknown
+	behind                        int64 // millisBehindLatest of the last batch; -1 unknown
 }
 
 func (s *stats) reset(now time.Time) {

@@ -92,7 +92,7 @@ type Writer struct {
 	retry          retrier
 	log            zerolog.Logger
 	method         writeMethod
-	cdc            *cdcState // nil unless opened with Config.CDCTables
+	cdc            *cdcState    // nil unless opened with Config.CDCTables
 	skipDirectCopy atomic.Int32 // chunks left that bypass the direct COPY (see insertCopy)
 	closed         atomic.Bool
 }

@@ -3,8 +3,10 @@
 //
 //	kcl-bench [flags] -- <child argv...>
 //	kcl-bench null-child        (a minimal child that only answers statuses)
+//	kcl-bench pgx-bulk [flags]  (the same rows COPYed straight into PostgreSQL)
+//	kcl-bench e2e [flags]       (through the real daemon and the local stack)
 //
-// It sends initialize, a stream of pre-encoded processRecords batches,
+// A child run sends initialize, a stream of pre-encoded processRecords batches,
 // shutdownRequested (the child should checkpoint) and leaseLost, closes the
 // child's stdin and reports throughput, batch latency and the child's
 // resource usage. It exits non-zero on any protocol violation.
@@ -41,12 +43,19 @@ type config struct {
 }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "null-child" {
-		if err := nullChild(os.Stdin, os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, "null-child:", err)
-			os.Exit(1)
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "null-child":
+			if err := nullChild(os.Stdin, os.Stdout); err != nil {
+				fmt.Fprintln(os.Stderr, "null-child:", err)
+				os.Exit(1)
+			}
+			return
+		case "pgx-bulk":
+			os.Exit(mainPgxBulk(os.Args[2:]))
+		case "e2e":
+			os.Exit(mainE2E(os.Args[2:]))
 		}
-		return
 	}
 	cfg, err := parseFlags(os.Args[1:])
 	if err != nil {
@@ -79,7 +88,8 @@ func parseFlags(args []string) (config, error) {
 	var cfg config
 	fs := flag.NewFlagSet("kcl-bench", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: kcl-bench [flags] -- <child argv...>\n       kcl-bench null-child")
+		fmt.Fprintln(fs.Output(), "usage: kcl-bench [flags] -- <child argv...>\n       kcl-bench null-child\n"+
+			"       kcl-bench pgx-bulk --help\n       kcl-bench e2e --help")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&cfg.name, "name", "", "label of this run in the result (default: the child's argv[0])")
@@ -178,6 +188,7 @@ func run(ctx context.Context, cfg config) (*Result, error) {
 // fails half-way.
 func session(ctx context.Context, d daemonsim.Daemon, cfg config, batches []daemonsim.Batch, res *Result) (err error) {
 	began := time.Now()
+	var peakRSS float64 // MiB
 	child, err := d.Start(ctx, cfg.child, nil, "")
 	if err != nil {
 		return err
@@ -189,6 +200,9 @@ func session(ctx context.Context, d daemonsim.Daemon, cfg config, batches []daem
 		exit, cerr := child.Close()
 		res.ShutdownSeconds = exit.Duration.Seconds()
 		res.PeakRSSMiB = float64(exit.MaxRSS) / (1 << 20)
+		if peakRSS > 0 {
+			res.PeakRSSMiB = peakRSS
+		}
 		res.CPUSeconds = exit.CPU().Seconds()
 		res.ExitCode = exit.Code
 		res.Checkpoints = child.CheckpointRequests()
@@ -229,6 +243,13 @@ func session(ctx context.Context, d daemonsim.Daemon, cfg config, batches []daem
 	if err := child.ShutdownRequested(ctx); err != nil {
 		return err
 	}
+	// The child exits as soon as it has answered leaseLost, and a zombie
+	// has no VmHWM any more: read it now. (daemonsim reads it in Close,
+	// after leaseLost, and then falls back to ru_maxrss, which on Linux
+	// reports this driver's own high-water mark.)
+	if peak, n := childrenPeakRSS(os.Getpid()); n == 1 && peak > 0 {
+		peakRSS = peak
+	}
 	return child.LeaseLost(ctx)
 }
 
@@ -243,7 +264,7 @@ func stderrSink(path string) (io.Writer, func(), error) {
 	return f, func() { _ = f.Close() }, nil
 }
 
-func writeJSON(path string, res *Result) error {
+func writeJSON(path string, res any) error {
 	b, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return err
@@ -252,4 +273,60 @@ func writeJSON(path string, res *Result) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+func mainPgxBulk(args []string) int {
+	cfg, err := parsePgxBulkFlags(args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kcl-bench pgx-bulk:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := pgxBulk(ctx, cfg)
+	if res != nil {
+		if err != nil {
+			res.Error = err.Error()
+		}
+		printBulk(os.Stdout, res)
+		if cfg.jsonOut != "" {
+			if werr := writeJSON(cfg.jsonOut, res); werr != nil {
+				fmt.Fprintln(os.Stderr, "kcl-bench pgx-bulk:", werr)
+				return 1
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kcl-bench pgx-bulk:", err)
+		return 1
+	}
+	return 0
+}
+
+func mainE2E(args []string) int {
+	cfg, err := parseE2EFlags(args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kcl-bench e2e:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := e2e(ctx, cfg)
+	if res != nil {
+		if err != nil {
+			res.Error = err.Error()
+		}
+		printE2E(os.Stdout, res)
+		if cfg.jsonOut != "" {
+			if werr := writeJSON(cfg.jsonOut, res); werr != nil {
+				fmt.Fprintln(os.Stderr, "kcl-bench e2e:", werr)
+				return 1
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kcl-bench e2e:", err)
+		return 1
+	}
+	return 0
 }

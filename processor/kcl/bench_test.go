@@ -1,0 +1,209 @@
+package kcl
+
+// Hot-path benchmarks of the protocol side of the child, on the records the
+// benchmark driver sends (daemonsim's generator: realistic JSON padded to
+// 1 KB, 10,000 per processRecords line, as KCL's maxRecords default).
+//
+//	go test -run '^$' -bench . -benchmem ./processor/kcl
+//
+// BenchmarkDecodeProcessRecords (decode_test.go) measures decodeMessage on
+// a synthetic line; the ones here split its cost into its parts and add the
+// line reading and the status writing around it.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"io"
+	"testing"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/daemonsim"
+)
+
+const (
+	benchBatch = 10000
+	benchSize  = 1024
+)
+
+// benchLine returns one pre-encoded processRecords line (newline included)
+// of benchBatch generated records, and the records.
+func benchLine(b *testing.B) ([]byte, []daemonsim.Record) {
+	b.Helper()
+	recs, err := daemonsim.Generator{Seed: 1, Size: benchSize}.Records(benchBatch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	zero := int64(0)
+	return daemonsim.AppendProcessRecords(nil, recs, &zero), recs
+}
+
+// repeatReader yields head, then body n times, then tail: a daemon's stdin
+// without holding n copies of a 14 MB line in memory.
+type repeatReader struct {
+	head, body, tail []byte
+	n                int
+	cur              []byte
+	stage            int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	for len(r.cur) == 0 {
+		switch {
+		case r.stage == 0:
+			r.cur, r.stage = r.head, 1
+		case r.stage == 1 && r.n > 0:
+			r.cur = r.body
+			r.n--
+		case r.stage == 1:
+			r.cur, r.stage = r.tail, 2
+		default:
+			return 0, io.EOF
+		}
+	}
+	n := copy(p, r.cur)
+	r.cur = r.cur[n:]
+	return n, nil
+}
+
+// BenchmarkReadLine reads processRecords lines from a buffered stream into
+// a reused buffer, as conn.readLoop does.
+func BenchmarkReadLine(b *testing.B) {
+	line, _ := benchLine(b)
+	in := &repeatReader{body: line, n: b.N}
+	br := bufio.NewReaderSize(in, 64<<10)
+	var buf []byte
+	b.SetBytes(int64(len(line)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		var err error
+		buf, err = readLine(br, buf[:0])
+		if err != nil || len(buf) != len(line)-1 {
+			b.Fatalf("read %d bytes: %v", len(buf), err)
+		}
+	}
+	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkDecodeGenerated is decodeMessage on the generated batch (what the
+// child spends per line between reading it and calling the processor).
+func BenchmarkDecodeGenerated(b *testing.B) {
+	line, _ := benchLine(b)
+	line = bytes.TrimSuffix(line, []byte("\n"))
+	b.SetBytes(int64(len(line)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		m, err := decodeMessage(line)
+		if err != nil || len(m.Records) != benchBatch {
+			b.Fatalf("%d records: %v", len(m.Records), err)
+		}
+	}
+	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "records/s")
+}
+
+// The three parts of decodeMessage that dominate its profile, one record
+// (or one line) at a time.
+
+// BenchmarkBase64 decodes one record's payload with the standard library,
+// as base64Value does.
+func BenchmarkBase64(b *testing.B) {
+	_, recs := benchLine(b)
+	enc := base64.StdEncoding.EncodeToString(recs[0].Data)
+	dst := make([]byte, base64.StdEncoding.DecodedLen(len(enc)))
+	b.SetBytes(int64(len(enc)))
+	b.ReportAllocs()
+	for range b.N {
+		if _, err := base64.StdEncoding.Decode(dst, []byte(enc)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRawString finds the end of one record's base64 string with the
+// decoder's byte loop; the IndexByte variant is the same search with the
+// assembly-accelerated bytes.IndexByte, for comparison.
+func BenchmarkRawString(b *testing.B) {
+	_, recs := benchLine(b)
+	s := []byte(`"` + base64.StdEncoding.EncodeToString(recs[0].Data) + `",`)
+	b.Run("decoder", func(b *testing.B) {
+		b.SetBytes(int64(len(s)))
+		b.ReportAllocs()
+		for range b.N {
+			d := decoder{buf: s}
+			raw, _, err := d.rawString()
+			if err != nil || len(raw) != len(s)-3 {
+				b.Fatal(len(raw), err)
+			}
+		}
+	})
+	b.Run("IndexByte", func(b *testing.B) {
+		b.SetBytes(int64(len(s)))
+		b.ReportAllocs()
+		for range b.N {
+			if i := bytes.IndexByte(s[1:], '"'); i != len(s)-3 {
+				b.Fatal(i)
+			}
+		}
+	})
+}
+
+// BenchmarkEstimateRecords is the pre-scan that sizes the record slice.
+func BenchmarkEstimateRecords(b *testing.B) {
+	line, _ := benchLine(b)
+	b.SetBytes(int64(len(line)))
+	b.ReportAllocs()
+	for range b.N {
+		if n := estimateRecords(line); n != benchBatch {
+			b.Fatal(n)
+		}
+	}
+}
+
+// BenchmarkAppendStatus encodes the status line sent after each action.
+func BenchmarkAppendStatus(b *testing.B) {
+	var buf []byte
+	b.ReportAllocs()
+	for range b.N {
+		buf = appendStatus(buf[:0], ActionProcessRecords)
+	}
+}
+
+// nopProcessor accepts everything and keeps nothing.
+type nopProcessor struct{ records int }
+
+func (*nopProcessor) Initialize(context.Context, InitializeInput) error { return nil }
+func (p *nopProcessor) ProcessRecords(_ context.Context, in ProcessRecordsInput) error {
+	p.records += len(in.Records)
+	return nil
+}
+func (*nopProcessor) LeaseLost(context.Context, LeaseLostInput) error                 { return nil }
+func (*nopProcessor) ShardEnded(context.Context, ShardEndedInput) error               { return nil }
+func (*nopProcessor) ShutdownRequested(context.Context, ShutdownRequestedInput) error { return nil }
+
+// BenchmarkProcessLoop runs the whole protocol loop (reader goroutine, line
+// reading, decoding, dispatch, status lines) over b.N processRecords lines
+// with a processor that does nothing: the protocol's share of a core.
+func BenchmarkProcessLoop(b *testing.B) {
+	line, _ := benchLine(b)
+	zero := int64(0)
+	trim := "TRIM_HORIZON"
+	in := &repeatReader{
+		head: daemonsim.AppendInitialize(nil, daemonsim.DefaultShardID, &trim, &zero),
+		body: line,
+		tail: []byte(`{"action":"leaseLost"}` + "\n"),
+		n:    b.N,
+	}
+	p := &nopProcessor{}
+	b.SetBytes(int64(len(line)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	if err := (&Process{Processor: p, In: in, Out: io.Discard, Err: io.Discard}).Run(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	if p.records != b.N*benchBatch {
+		b.Fatalf("processed %d records, want %d", p.records, b.N*benchBatch)
+	}
+	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "records/s")
+}

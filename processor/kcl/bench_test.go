@@ -149,18 +149,6 @@ func BenchmarkRawString(b *testing.B) {
 	})
 }
 
-// BenchmarkEstimateRecords is the pre-scan that sizes the record slice.
-func BenchmarkEstimateRecords(b *testing.B) {
-	line, _ := benchLine(b)
-	b.SetBytes(int64(len(line)))
-	b.ReportAllocs()
-	for range b.N {
-		if n := estimateRecords(line); n != benchBatch {
-			b.Fatal(n)
-		}
-	}
-}
-
 // BenchmarkAppendStatus encodes the status line sent after each action.
 func BenchmarkAppendStatus(b *testing.B) {
 	var buf []byte

@@ -108,7 +108,7 @@ func (d *decoder) records() ([]Record, error) {
 	// Base64 never decodes to more than 3/4 of the line, so one buffer
 	// sized from the remaining input holds every payload of the batch.
 	d.data = make([]byte, 0, base64.StdEncoding.DecodedLen(len(d.buf)-d.pos))
-	recs := make([]Record, 0, estimateRecords(d.buf[d.pos:]))
+	recs := make([]Record, 0, 64)
 	err := d.array(func() error {
 		var r Record
 		if err := d.object(func(key []byte) error { return d.recordField(&r, key) }); err != nil {
@@ -121,13 +121,6 @@ func (d *decoder) records() ([]Record, error) {
 		return nil
 	})
 	return recs, err
-}
-
-// estimateRecords guesses the number of records from the occurrences of the
-// "data" key, so the slice is allocated once. A wrong guess only costs an
-// append.
-func estimateRecords(b []byte) int {
-	return bytes.Count(b, []byte(`"data"`))
 }
 
 func (d *decoder) recordField(r *Record, key []byte) error {

@@ -261,10 +261,3 @@ func BenchmarkDecodeProcessRecords(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(batch.Records))/b.Elapsed().Seconds(), "records/s")
 }
-
-func TestEstimateRecords(t *testing.T) {
-	line := `[{"data":"a"},{"data":"b"},{"x":1}]`
-	if got := estimateRecords([]byte(line)); got != 2 {
-		t.Fatalf("estimateRecords = %d, want 2", got)
-	}
-}

@@ -39,9 +39,9 @@ const (
 
 // defaultMemoryLimit is the Go heap's soft limit unless GOMEMLIMIT says
 // otherwise. A child holds one protocol line (up to ~14 MB for 10,000 1 KB
-// records) and its decoded batch; without a limit the heap doubles past that
+// records) and up to two decoded batches (sink.pipeline); without a limit the heap doubles past that
 // before the collector runs, and the daemon runs one child per shard.
-const defaultMemoryLimit = 40 << 20
+const defaultMemoryLimit = 50 << 20
 
 func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {

@@ -98,6 +98,7 @@ type Child struct {
 
 	checkpoints []CheckpointRequest
 	violations  []Violation
+	peakRSS     int64 // largest VmHWM seen after an action
 }
 
 // CheckpointRequest is one checkpoint the child asked for and the error
@@ -249,6 +250,9 @@ func (c *Child) call(ctx context.Context, action string, line []byte) error {
 				return c.fail(err)
 			}
 			if statusSeen {
+				// The child may exit right after leaseLost or shardEnded,
+				// taking its /proc entry along: sample its peak now.
+				c.peakRSS = max(c.peakRSS, readVmHWM(c.cmd.Process.Pid))
 				return deferred
 			}
 		}
@@ -424,7 +428,7 @@ type Exit struct {
 	Code   int  // exit code, -1 if killed by a signal
 	Killed bool // the child did not exit within the timeout and was killed
 	// MaxRSS is the child's peak resident set in bytes: VmHWM read from
-	// /proc just before its stdin is closed. ru_maxrss cannot be used on
+	// /proc after each status and before its stdin is closed. ru_maxrss cannot be used on
 	// Linux: a child spawned with CLONE_VM inherits the parent's high-water
 	// mark, so it reports the driver's memory. It falls back to ru_maxrss
 	// where /proc is missing. Only the direct child is counted: a wrapper
@@ -446,7 +450,7 @@ func (c *Child) Close() (Exit, error) {
 		return Exit{}, errors.New("daemonsim: child already closed")
 	}
 	c.closed = true
-	hwm := readVmHWM(c.cmd.Process.Pid)
+	hwm := max(c.peakRSS, readVmHWM(c.cmd.Process.Pid))
 	began := time.Now()
 	_ = c.stdin.Close()
 	deadline := time.NewTimer(c.exitTimeout)

@@ -1,7 +1,8 @@
 # kinesis-cratedb — see README.md.
 #   make demo    set up the local stack, run the daemon with our child, publish, show rows
 #   make test    all tests: unit + end to end (real daemon, emulators, PostgreSQL)
-#   make bench   benchmarks (see README)
+#   make bench   benchmarks against PostgreSQL and amazon-kclpy (scripts/bench/RESULTS.md)
+#   make chaos   fault-injection suite (scripts/chaos/RESULTS.md)
 
 SHELL        := /bin/bash
 GO           ?= go
@@ -55,6 +56,10 @@ demo: deps build
 
 bench: deps build
 	scripts/bench/run.sh
+
+# The fault-injection suite at full strength (make test runs a short version).
+chaos: deps build
+	scripts/chaos.sh
 
 stack-up: npm
 	scripts/stack.sh start

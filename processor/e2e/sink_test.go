@@ -144,8 +144,8 @@ func TestE2ESinkExactlyOnce(t *testing.T) {
 		t.Fatalf("table has %d rows with %d distinct ids and %d dead letters; want exactly 2500, 2500, 3", rows, ids, dead)
 	}
 	checkDeadLetters(t, a)
+	d.stop() // a graceful stop reports the last counts
 	checkProgress(t, a, 2)
-	d.stop()
 }
 
 func checkDeadLetters(t *testing.T, a sinkApp) {
@@ -190,15 +190,17 @@ func checkProgress(t *testing.T, a sinkApp, shards int) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	var n int
+	var n, checkpointed int
 	var written int64
-	if err := conn.QueryRow(ctx, `SELECT count(*), coalesce(sum(records_written), 0) FROM public.kinesis_progress WHERE target_table = $1`,
-		a.table).Scan(&n, &written); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE checkpoint_seq <> ''), coalesce(sum(records_written), 0)
+		FROM public.kinesis_progress WHERE target_table = $1`, a.table).Scan(&n, &checkpointed, &written); err != nil {
 		t.Fatal(err)
 	}
-	// Records written again after the child was killed count twice.
-	if n != shards || written < 2500 {
-		t.Fatalf("progress table: %d shards, %d records written", n, written)
+	// The counts are what each process reported: a process killed with
+	// SIGKILL takes its unreported counts along, so only a lower bound
+	// holds (the restarted daemon wrote at least the second wave).
+	if n != shards || checkpointed != shards || written < 1500 {
+		t.Fatalf("progress table: %d shards, %d checkpointed, %d records written", n, checkpointed, written)
 	}
 }
 

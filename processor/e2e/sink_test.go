@@ -198,8 +198,9 @@ func checkProgress(t *testing.T, a sinkApp, shards int) {
 	}
 	// The counts are what each process reported: a process killed with
 	// SIGKILL takes its unreported counts along, so only a lower bound
-	// holds (the restarted daemon wrote at least the second wave).
-	if n != shards || checkpointed != shards || written < 1500 {
+	// holds: the restarted daemon wrote most of the second wave (the kill
+	// comes about a second into it) and reported it when it stopped.
+	if n != shards || checkpointed != shards || written < 1000 {
 		t.Fatalf("progress table: %d shards, %d checkpointed, %d records written", n, checkpointed, written)
 	}
 }

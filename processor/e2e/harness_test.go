@@ -172,7 +172,8 @@ func (d *daemon) stop() {
 	d.t.Helper()
 	d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-d.done:
+	case err := <-d.done:
+		d.done <- err // for the next waiter (the cleanup's kill)
 	case <-time.After(90 * time.Second):
 		d.t.Fatal("daemon did not stop within 90 s of SIGTERM")
 	}
@@ -182,7 +183,8 @@ func (d *daemon) stop() {
 func (d *daemon) kill() {
 	syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
 	select {
-	case <-d.done:
+	case err := <-d.done:
+		d.done <- err
 	case <-time.After(10 * time.Second):
 	}
 }
@@ -191,6 +193,7 @@ func (d *daemon) kill() {
 func (d *daemon) waitExit(timeout time.Duration) error {
 	select {
 	case err := <-d.done:
+		d.done <- err
 		return err
 	case <-time.After(timeout):
 		d.t.Fatalf("daemon still running after %s", timeout)

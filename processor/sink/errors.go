@@ -101,9 +101,10 @@ func classifyPgError(d Dialect, e *pgconn.PgError) errClass {
 		return classRow
 	case class == "22", class == "23":
 		return classRow
-	case code == "54000" && d == PostgreSQL:
+	case (code == "54000" || code == "54001") && d == PostgreSQL:
 		// program_limit_exceeded for one value, e.g. an index row or jsonb
-		// value that is too large.
+		// value that is too large, or statement_too_complex: a value nested
+		// deeper than the server's max_stack_depth.
 		return classRow
 	default:
 		return classConfig

@@ -40,6 +40,7 @@ func TestClassify(t *testing.T) {
 		{"pg not null", PostgreSQL, pgErr("23502", "null value in column"), classRow},
 		{"pg unique", PostgreSQL, pgErr("23505", "duplicate key value violates unique constraint"), classRow},
 		{"pg value too large", PostgreSQL, pgErr("54000", "index row size exceeds maximum"), classRow},
+		{"pg value nested too deep", PostgreSQL, pgErr("54001", "stack depth limit exceeded"), classRow},
 		{"pg missing table", PostgreSQL, pgErr("42P01", `relation "t" does not exist`), classConfig},
 		{"pg permission", PostgreSQL, pgErr("42501", "permission denied for table t"), classConfig},
 		{"pg auth", PostgreSQL, pgErr("28P01", "password authentication failed"), classConfig},

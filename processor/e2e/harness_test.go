@@ -100,6 +100,9 @@ func (s *stack) writeProperties(t *testing.T, dir, app, stream, executable strin
 	lines := []string{
 		"executableName = " + executable,
 		"applicationName = " + app,
+		// A stable workerId lets a restarted daemon reclaim its leases at
+		// once; a new one waits about 2 minutes for KCL 3's leader lock.
+		"workerId = " + app + "-worker",
 		"streamName = " + stream,
 		"regionName = us-east-1",
 		"kinesisEndpoint = " + s.kinesis,

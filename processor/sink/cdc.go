@@ -128,40 +128,9 @@ func groupByTable(changes []cdc.Change) [][]cdc.Change {
 }
 
 func (w *Writer) applyChunk(ctx context.Context, t *cdcTarget, changes []cdc.Change, res *Result) error {
-	queue := [][]cdc.Change{changes}
-	var dead []DeadLetter
-	retries, err := w.retry.do(ctx, "apply changes", func(ctx context.Context) error {
-		for len(queue) > 0 {
-			part := queue[0]
-			d, split, err := w.tryChanges(ctx, t, part)
-			if err != nil {
-				return err // the retry resends the parts still queued
-			}
-			queue = queue[1:]
-			dead = append(dead, d...)
-			if split {
-				h := len(part) / 2
-				queue = append([][]cdc.Change{part[:h], part[h:]}, queue...)
-			}
-		}
-		return nil
+	return writeBisecting(ctx, w, "apply changes", changes, res, func(ctx context.Context, part []cdc.Change) ([]DeadLetter, bool, error) {
+		return w.tryChanges(ctx, t, part)
 	})
-	res.Retries += retries
-	if err != nil {
-		return err
-	}
-	if len(dead) > 0 {
-		retries, err := w.retry.do(ctx, "write dead letters", func(ctx context.Context) error {
-			return w.insertDeadLetters(ctx, dead)
-		})
-		res.Retries += retries
-		if err != nil {
-			return err
-		}
-		res.DeadLettered = append(res.DeadLettered, dead...)
-	}
-	res.Written += len(changes) - len(dead)
-	return nil
 }
 
 // tryChanges makes one attempt at changes, like tryPart for rows.

@@ -57,16 +57,33 @@ func (w *Writer) Write(ctx context.Context, rows []Row) (Result, error) {
 }
 
 func (w *Writer) writeChunk(ctx context.Context, rows []Row, res *Result) error {
-	// queue holds the parts still to write; a part that fails for a row's
-	// data is split in two until the bad rows stand alone (bisection).
-	queue := [][]Row{rows}
+	return writeBisecting(ctx, w, "write", rows, res, w.tryPart)
+}
+
+// writeBisecting stores items with try until each one is written or
+// dead-lettered. A part that fails for one item's data is split in two until
+// the bad items stand alone (bisection). Transient and configuration errors
+// are retried, resending only the parts not yet written. Plain rows and
+// change events share it.
+func writeBisecting[T any](ctx context.Context, w *Writer, op string, items []T, res *Result,
+	try func(context.Context, []T) (dead []DeadLetter, split bool, err error)) error {
+	queue := [][]T{items}
 	var dead []DeadLetter
-	retries, err := w.retry.do(ctx, "write", func(ctx context.Context) error {
-		var d []DeadLetter
-		var err error
-		queue, d, err = w.drain(ctx, queue)
-		dead = append(dead, d...)
-		return err
+	retries, err := w.retry.do(ctx, op, func(ctx context.Context) error {
+		for len(queue) > 0 {
+			part := queue[0]
+			d, split, err := try(ctx, part)
+			if err != nil {
+				return err
+			}
+			queue = queue[1:]
+			dead = append(dead, d...)
+			if split {
+				h := len(part) / 2
+				queue = append([][]T{part[:h], part[h:]}, queue...)
+			}
+		}
+		return nil
 	})
 	res.Retries += retries
 	if err != nil {
@@ -82,29 +99,8 @@ func (w *Writer) writeChunk(ctx context.Context, rows []Row, res *Result) error 
 		}
 		res.DeadLettered = append(res.DeadLettered, dead...)
 	}
-	res.Written += len(rows) - len(dead)
+	res.Written += len(items) - len(dead)
 	return nil
-}
-
-// drain writes the queued parts in order. On a transient or configuration
-// error it stops and returns the parts not yet written, so the retry resends
-// only those.
-func (w *Writer) drain(ctx context.Context, queue [][]Row) ([][]Row, []DeadLetter, error) {
-	var dead []DeadLetter
-	for len(queue) > 0 {
-		part := queue[0]
-		d, split, err := w.tryPart(ctx, part)
-		if err != nil {
-			return queue, dead, err
-		}
-		queue = queue[1:]
-		dead = append(dead, d...)
-		if split {
-			h := len(part) / 2
-			queue = append([][]Row{part[:h], part[h:]}, queue...)
-		}
-	}
-	return nil, dead, nil
 }
 
 // tryPart makes one attempt at rows. A data error on a single row

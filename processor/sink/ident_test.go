@@ -1,6 +1,9 @@
 package sink
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParseTableName(t *testing.T) {
 	tests := []struct {
@@ -61,6 +64,25 @@ func TestDialect(t *testing.T) {
 	for v, want := range map[string]bool{"6.4.3": true, "6.3.0": true, "7.0.1": true, "6.2.9": false, "5.10.1": false, "": false, "x.y": false} {
 		if got := crateCanPing(v); got != want {
 			t.Errorf("crateCanPing(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+func TestCheckNameLengths(t *testing.T) {
+	long := strings.Repeat("n", 64)
+	for _, tt := range []struct {
+		d     Dialect
+		names []tableName
+		ok    bool
+	}{
+		{PostgreSQL, []tableName{{"public", strings.Repeat("n", 63)}}, true},
+		{PostgreSQL, []tableName{{"public", "t"}, {"public", long}}, false},
+		{PostgreSQL, []tableName{{long, "t"}}, false},
+		{PostgreSQL, []tableName{{"public", strings.Repeat("é", 32)}}, false}, // 64 bytes
+		{CrateDB, []tableName{{"doc", long}}, true},
+	} {
+		if err := checkNameLengths(tt.d, tt.names...); (err == nil) != tt.ok {
+			t.Errorf("%v %v: %v", tt.d, tt.names, err)
 		}
 	}
 }

@@ -24,6 +24,12 @@ type statements struct {
 	stageBegin  string
 	stageCommit string
 	rollback    string
+	// copyTarget and copyStage stream rows in binary COPY format (copy.go);
+	// describeTarget tells the target's column types, which copyTarget
+	// must match.
+	copyTarget     string
+	copyStage      string
+	describeTarget string
 
 	upsertDeadLetterRow    string // CrateDB batches
 	upsertDeadLetterUnnest string // PostgreSQL
@@ -36,12 +42,13 @@ type statements struct {
 }
 
 // stageTable is session-local (TEMP) and therefore needs no schema.
-const stageTable = `"` + stageTableName + `"`
+const (
+	stageTableName = "kinesis_sink_stage"
+	stageTable     = `"` + stageTableName + `"`
+)
 
-// stageTableName and stageColumns name the stage for pgx CopyFrom.
-const stageTableName = "kinesis_sink_stage"
-
-var stageColumns = []string{"shard_id", "seq", "sub_seq", "partition_key", "arrived_at", "payload"}
+// copyColumns are targetColumns for pgx CopyFrom, in the same order.
+var copyColumns = []string{"shard_id", "seq", "sub_seq", "partition_key", "arrived_at", "payload"}
 
 const targetColumns = `"shard_id", "seq", "sub_seq", "partition_key", "arrived_at", "payload"`
 const deadLetterColumns = `"shard_id", "seq", "sub_seq", "partition_key", "arrived_at", "raw", "stage", "error", "failed_at", "attempts"`
@@ -136,15 +143,18 @@ func postgresStatements(target, deadLetter, progress tableName) statements {
 			`SELECT u.s, u.q, u.ss, u.pk, u.a, u.p::JSONB ` +
 			`FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TIMESTAMPTZ[], $6::TEXT[]) AS u(s, q, ss, pk, a, p) ` +
 			`ON CONFLICT (` + pkColumns + `) DO NOTHING`,
-		// The stage is per session and emptied at COMMIT. Both strings are
+		// The stage is per session and emptied at COMMIT. It has the
+		// target's column types, whatever they are (a user may have made
+		// the table), so rows move over without casts. Both strings are
 		// multi-statement simple-protocol queries to save round trips.
-		stageBegin: `BEGIN; CREATE TEMP TABLE IF NOT EXISTS ` + stageTable + ` (` +
-			`"shard_id" TEXT, "seq" TEXT, "sub_seq" BIGINT, "partition_key" TEXT, "arrived_at" TIMESTAMPTZ, "payload" TEXT) ` +
-			`ON COMMIT DELETE ROWS`,
+		stageBegin: `BEGIN; CREATE TEMP TABLE IF NOT EXISTS ` + stageTable + ` (LIKE ` + target.sql() + `) ON COMMIT DELETE ROWS`,
 		stageCommit: `INSERT INTO ` + target.sql() + ` (` + targetColumns + `) ` +
-			`SELECT "shard_id", "seq", "sub_seq", "partition_key", "arrived_at", "payload"::JSONB FROM ` + stageTable + ` ` +
+			`SELECT ` + targetColumns + ` FROM ` + stageTable + ` ` +
 			`ON CONFLICT (` + pkColumns + `) DO NOTHING; COMMIT`,
-		rollback: `ROLLBACK`,
+		rollback:       `ROLLBACK`,
+		copyTarget:     `COPY ` + target.sql() + ` (` + targetColumns + `) FROM STDIN (FORMAT binary)`,
+		copyStage:      `COPY ` + stageTable + ` (` + targetColumns + `) FROM STDIN (FORMAT binary)`,
+		describeTarget: `SELECT ` + targetColumns + ` FROM ` + target.sql() + ` LIMIT 0`,
 
 		// Callers de-duplicate keys first: DO UPDATE may not touch a row twice.
 		upsertDeadLetterUnnest: `INSERT INTO ` + deadLetter.sql() + ` AS d (` + deadLetterColumns + `) ` +

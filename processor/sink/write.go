@@ -268,7 +268,7 @@ func (w *Writer) insertCopy(ctx context.Context, rows []Row) error {
 		w.skipDirectCopy.Add(-1)
 		return w.insertViaStage(ctx, rows)
 	}
-	_, err := w.pool.CopyFrom(ctx, pgx.Identifier{w.target.schema, w.target.name}, stageColumns, copySource(rows))
+	err := w.copyIntoTarget(ctx, rows)
 	if err == nil || classify(w.dialect, err) != classRow {
 		return err
 	}
@@ -279,12 +279,76 @@ func (w *Writer) insertCopy(ctx context.Context, rows []Row) error {
 	return w.insertViaStage(ctx, rows)
 }
 
-func copySource(rows []Row) pgx.CopyFromSource {
-	return pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+// copyIntoTarget COPYs rows into the target on a connection of its own.
+func (w *Writer) copyIntoTarget(ctx context.Context, rows []Row) error {
+	conn, err := w.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	return w.copyInto(ctx, conn.Conn(), false, rows)
+}
+
+// copyInto COPYs rows into the target or the stage, which has the target's
+// column types: in binary COPY format (copy.go), or through pgx's generic
+// CopyFrom when those types are not the ones the sink creates.
+func (w *Writer) copyInto(ctx context.Context, conn *pgx.Conn, stage bool, rows []Row) error {
+	if w.targetPayload != payloadUnknown {
+		sql := w.sql.copyTarget
+		if stage {
+			sql = w.sql.copyStage
+		}
+		return copyBinary(ctx, conn.PgConn(), sql, rows, w.targetPayload)
+	}
+	table := pgx.Identifier{w.target.schema, w.target.name}
+	if stage {
+		table = pgx.Identifier{stageTableName}
+	}
+	src := pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
 		r := &rows[i]
 		return []any{r.ShardID, r.SequenceNumber, r.SubSequenceNumber, r.PartitionKey,
 			pgtype.Timestamptz{Time: r.ArrivedAt, Valid: !r.ArrivedAt.IsZero()}, payloadBytes(r)}, nil
 	})
+	_, err := conn.CopyFrom(ctx, table, copyColumns, src)
+	return err
+}
+
+// copyBinary runs one COPY of rows and checks that the server took them all.
+func copyBinary(ctx context.Context, conn *pgconn.PgConn, sql string, rows []Row, payload payloadEncoding) error {
+	tag, err := conn.CopyFrom(ctx, &copyRows{rows: rows, payload: payload}, sql)
+	if err != nil {
+		return err
+	}
+	if n := tag.RowsAffected(); n != int64(len(rows)) {
+		return fmt.Errorf("COPY took %d of %d rows", n, len(rows))
+	}
+	return nil
+}
+
+// describeTarget learns the target's column types, which decide whether the
+// binary COPY of copy.go can write it.
+func (w *Writer) describeTarget(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
+	defer cancel()
+	conn, err := w.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	sd, err := conn.Conn().PgConn().Prepare(ctx, "", w.sql.describeTarget, nil)
+	if err != nil {
+		return err
+	}
+	oids := make([]uint32, len(sd.Fields))
+	for i, f := range sd.Fields {
+		oids[i] = f.DataTypeOID
+	}
+	w.targetPayload = binaryCopyLayout(oids)
+	if w.targetPayload == payloadUnknown {
+		w.log.Info().Str("table", w.target.String()).
+			Msg("target column types differ from the ones the sink creates; using pgx's generic COPY")
+	}
+	return nil
 }
 
 // insertViaStage COPYs rows into a temporary table and moves them to the
@@ -307,7 +371,7 @@ func (w *Writer) insertViaStage(ctx context.Context, rows []Row) (err error) {
 			_, _ = conn.Exec(rctx, w.sql.rollback)
 		}
 	}()
-	if _, err := conn.CopyFrom(ctx, pgx.Identifier{stageTableName}, stageColumns, copySource(rows)); err != nil {
+	if err := w.copyInto(ctx, conn.Conn(), true, rows); err != nil {
 		return err
 	}
 	_, err = conn.Exec(ctx, w.sql.stageCommit)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -38,17 +39,24 @@ func TestWriteRoundTripsEveryColumn(t *testing.T) {
 	rows := []Row{
 		{ShardID: "shardId-000000000001", SequenceNumber: seq128, SubSequenceNumber: 7, PartitionKey: "ключ/🔑", ArrivedAt: arrived, Payload: payload},
 		{ShardID: "shardId-000000000001", SequenceNumber: seq128, SubSequenceNumber: 8, PartitionKey: "", Payload: []byte(`{}`)},
+		// Larger than the 64 KiB pieces pgconn reads a COPY in, before the epoch, top sub-sequence.
+		{ShardID: "shardId-000000000001", SequenceNumber: seq128, SubSequenceNumber: math.MaxInt64, PartitionKey: "k",
+			ArrivedAt: time.UnixMilli(-1).UTC(), Payload: []byte(`{"pad":"` + strings.Repeat("é", 150_000) + `"}`)},
 	}
+	variants := map[string]func(*Writer){"copy-staged": func(w *Writer) { w.method = methodCopy; w.skipDirectCopy.Store(1) }}
 	for _, m := range postgresMethods {
-		t.Run(m.String(), func(t *testing.T) {
+		variants[m.String()] = func(w *Writer) { w.method = m }
+	}
+	for name, setup := range variants {
+		t.Run(name, func(t *testing.T) {
 			w := openTest(t, url, nil)
-			w.method = m
+			setup(w)
 			before := time.Now().Add(-time.Minute)
 			res, err := w.Write(context.Background(), rows)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Written != 2 || len(res.DeadLettered) != 0 {
+			if res.Written != len(rows) || len(res.DeadLettered) != 0 {
 				t.Fatalf("result %+v", res)
 			}
 			q := `SELECT shard_id, seq, sub_seq, partition_key, arrived_at, payload::text, written_at FROM ` +
@@ -76,7 +84,7 @@ func TestWriteRoundTripsEveryColumn(t *testing.T) {
 					t.Errorf("row %d: arrived_at %+v, want %v (zero means NULL)", i, at, want.ArrivedAt)
 				}
 				if !reflect.DeepEqual(decodeExact(t, []byte(text)), decodeExact(t, want.Payload)) {
-					t.Errorf("row %d: payload %s, want %s", i, text, want.Payload)
+					t.Errorf("row %d: payload %.200s, want %.200s", i, text, want.Payload)
 				}
 				if writtenAt.Before(before) {
 					t.Errorf("row %d: written_at %v not set by default", i, writtenAt)
@@ -436,5 +444,62 @@ func TestConcurrentOpenCreatesTablesOnce(t *testing.T) {
 	w := openTest(t, url, func(c *Config) { c.Table = table; c.ProgressTable = table + "_progress" })
 	if _, err := w.Write(context.Background(), makeRows("s", 1, 10)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWriteIntoTablesOfOtherTypes writes into target tables created by a
+// user with other column types than the sink's own: varchar and json still
+// take the binary COPY, a numeric sequence number needs pgx's generic one.
+func TestWriteIntoTablesOfOtherTypes(t *testing.T) {
+	url := testDatabaseURL(t)
+	for _, tt := range []struct {
+		name, seqType, payloadType string
+		want                       payloadEncoding
+		dead                       int // a text column takes the broken JSON
+	}{
+		{"sink's own", "TEXT", "JSONB", payloadJSONB, 1},
+		{"varchar and json", "VARCHAR(128)", "JSON", payloadText, 1},
+		{"text payload", "TEXT", "TEXT", payloadText, 0},
+		{"numeric sequence", "NUMERIC(128)", "JSONB", payloadUnknown, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := openTest(t, url, nil)
+			table := w.target.schema + "." + w.target.name + "_user"
+			ddl := `CREATE TABLE ` + table + ` (shard_id VARCHAR(64) NOT NULL, seq ` + tt.seqType + ` NOT NULL, sub_seq BIGINT NOT NULL, ` +
+				`partition_key TEXT, arrived_at TIMESTAMPTZ, payload ` + tt.payloadType + `, PRIMARY KEY (shard_id, seq, sub_seq))`
+			if _, err := w.pool.Exec(context.Background(), ddl); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _, _ = w.pool.Exec(context.Background(), "DROP TABLE IF EXISTS "+table) })
+			u := openTest(t, url, func(c *Config) {
+				c.Table = table
+				c.CreateTables = false
+				c.DeadLetterTable = w.deadLetter.String()
+				c.ProgressTable = w.progress.String()
+			})
+			if u.targetPayload != tt.want {
+				t.Fatalf("payload encoding %d, want %d", u.targetPayload, tt.want)
+			}
+			rows := makeRows("shardId-000000000002", 50, 300)
+			rows[3].Payload = []byte(`{"broken":`) // dead-lettered, the others written
+			for range 2 {                          // the second time every row is there already
+				res, err := u.Write(context.Background(), rows)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Written != 50-tt.dead || len(res.DeadLettered) != tt.dead || (tt.dead > 0 && res.DeadLettered[0].SequenceNumber != rows[3].SequenceNumber) {
+					t.Fatalf("written %d, dead-lettered %+v", res.Written, res.DeadLettered)
+				}
+			}
+			var n int
+			var seq, payload string
+			q := `SELECT count(*), max(seq::text), max(payload::text) FROM ` + u.target.sql()
+			if err := u.pool.QueryRow(context.Background(), q).Scan(&n, &seq, &payload); err != nil {
+				t.Fatal(err)
+			}
+			if n != 50-tt.dead || seq != rows[49].SequenceNumber || !strings.HasPrefix(payload, `{"id":`) {
+				t.Fatalf("table has %d rows, max seq %s, payload %.40s", n, seq, payload)
+			}
+		})
 	}
 }

@@ -54,7 +54,8 @@ type Config struct {
 	Retry           RetryPolicy
 	Logger          zerolog.Logger
 
-	// ChunkSize bounds the rows sent in one round trip; default 5000.
+	// ChunkSize bounds the rows sent in one round trip; default 10000, the
+	// most the daemon delivers at once, so a batch is one COPY.
 	ChunkSize int
 	// AttemptTimeout bounds one database round trip so a silently dead
 	// connection is noticed; it then counts as a transient error. Default 2m
@@ -68,7 +69,7 @@ type Config struct {
 }
 
 const (
-	defaultChunkSize      = 5000
+	defaultChunkSize      = 10000
 	defaultAttemptTimeout = 2 * time.Minute
 )
 
@@ -94,6 +95,7 @@ type Writer struct {
 	method         writeMethod
 	cdc            *cdcState    // nil unless opened with Config.CDCTables
 	skipDirectCopy atomic.Int32 // chunks left that bypass the direct COPY (see insertCopy)
+	targetPayload  payloadEncoding
 	closed         atomic.Bool
 }
 
@@ -173,6 +175,9 @@ func (w *Writer) setup(ctx context.Context, cfg Config, policy string) error {
 			return fmt.Errorf("sink: progress %w", err)
 		}
 	}
+	if err := checkNameLengths(w.dialect, w.target, w.deadLetter, w.progress); err != nil {
+		return fmt.Errorf("sink: %w", err)
+	}
 	w.sql = buildStatements(w.dialect, w.target, w.deadLetter, w.progress, policy)
 	if len(cfg.CDCTables) > 0 {
 		if w.cdc, err = newCDCState(w.dialect, cfg.CDCTables); err != nil {
@@ -186,6 +191,11 @@ func (w *Writer) setup(ctx context.Context, cfg Config, policy string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("sink: %w", err)
+	}
+	if w.method == methodCopy && w.cdc == nil {
+		if _, err := startup.do(ctx, "describe target", w.describeTarget); err != nil {
+			return fmt.Errorf("sink: %w", err)
+		}
 	}
 	return nil
 }

@@ -24,7 +24,9 @@ type Sink interface {
 	UpdateProgress(ctx context.Context, p sink.Progress) error
 }
 
-// Processor implements kcl.RecordProcessor for one shard.
+// Processor implements kcl.RecordProcessor for one shard. Every action
+// waits for the batch stored in the background, so it can be run with
+// kcl.Process.ReuseRecordMemory.
 type Processor struct {
 	Sink    Sink
 	Decoder decode.Decoder
@@ -45,7 +47,8 @@ type Processor struct {
 	// database write. The checkpoint still only covers stored batches.
 	Pipeline bool
 
-	pending *inflight // batch being stored in the background
+	pending *inflight  // batch being stored in the background
+	rows    []sink.Row // reused by every batch: one is stored at a time
 	bg      context.Context
 	stopBG  context.CancelFunc
 
@@ -180,7 +183,8 @@ func (p *Processor) store(ctx context.Context, records []kcl.Record) (int, error
 	if p.Changes != nil {
 		return p.storeChanges(ctx, records)
 	}
-	rows := make([]sink.Row, 0, len(records))
+	rows := p.rows[:0]
+	defer func() { p.rows = rows[:0] }()
 	var undecodable []sink.DeadLetter
 	for _, r := range records {
 		payload, err := p.Decoder.Decode(r.Data)

@@ -95,7 +95,7 @@ func BenchmarkDecodeGenerated(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		m, err := decodeMessage(line)
+		m, err := decodeMessage(line, nil)
 		if err != nil || len(m.Records) != benchBatch {
 			b.Fatalf("%d records: %v", len(m.Records), err)
 		}

@@ -18,6 +18,43 @@ var ErrDaemonGone = errors.New("kcl: the daemon closed stdin")
 // batch should not pin its memory for the rest of the child's life.
 const maxRetainedLine = 64 << 20
 
+// batchMemory is the payload buffer and record slice of one batch, kept
+// for a later batch when the processor allows it (Process.ReuseRecordMemory).
+// Its methods on a nil *batchMemory allocate afresh and keep nothing.
+type batchMemory struct {
+	data    []byte
+	records []Record
+}
+
+func (m *batchMemory) dataBuffer(size int) []byte {
+	if m == nil {
+		return make([]byte, 0, size)
+	}
+	if cap(m.data) < size {
+		// Batches of a busy shard differ a little in size: room for that
+		// keeps the buffer from being replaced at every slightly larger one.
+		m.data = make([]byte, 0, size+size/8)
+	}
+	return m.data[:0]
+}
+
+func (m *batchMemory) recordSlice() []Record {
+	if m != nil && m.records != nil {
+		return m.records[:0]
+	}
+	return make([]Record, 0, 64)
+}
+
+func (m *batchMemory) keep(data []byte, records []Record) {
+	if m == nil {
+		return
+	}
+	if cap(data) > maxRetainedLine {
+		data = nil
+	}
+	m.data, m.records = data, records
+}
+
 // conn is the pipe pair to the daemon. A reader goroutine reads stdin so
 // that the end of stdin is noticed even while a processor is busy; lines are
 // handed over in one reusable buffer.
@@ -29,6 +66,13 @@ type conn struct {
 	free    chan []byte   // the line buffer, given back after decoding
 	gone    chan struct{} // closed when stdin ended
 	readErr error         // why stdin ended; read only after gone is closed
+
+	// With reuse, the records of the n-th batch are decoded into
+	// batches[n%2], so a batch's memory is reused two batches later, after
+	// the processor has returned from at least one more action.
+	reuse   bool
+	batches [2]batchMemory
+	turn    int
 }
 
 func newConn(in io.Reader, out io.Writer) *conn {
@@ -95,16 +139,12 @@ func readLine(br *bufio.Reader, buf []byte) ([]byte, error) {
 func (c *conn) next(ctx context.Context) (message, error) {
 	select {
 	case line := <-c.lines:
-		m, err := decodeMessage(line)
-		c.release(line)
-		return m, err
+		return c.decode(line)
 	case <-c.gone:
 		// A last line may still be in flight when stdin ends.
 		select {
 		case line := <-c.lines:
-			m, err := decodeMessage(line)
-			c.release(line)
-			return m, err
+			return c.decode(line)
 		default:
 		}
 		if c.readErr != nil {
@@ -114,6 +154,20 @@ func (c *conn) next(ctx context.Context) (message, error) {
 	case <-ctx.Done():
 		return message{}, context.Cause(ctx)
 	}
+}
+
+// decode parses a line and gives its buffer back to the reader.
+func (c *conn) decode(line []byte) (message, error) {
+	var mem *batchMemory
+	if c.reuse {
+		mem = &c.batches[c.turn]
+	}
+	m, err := decodeMessage(line, mem)
+	if m.Records != nil {
+		c.turn ^= 1
+	}
+	c.release(line)
+	return m, err
 }
 
 func (c *conn) release(line []byte) {

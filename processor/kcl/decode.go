@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/jsontext"
 )
@@ -44,8 +45,11 @@ type message struct {
 // megabytes: it decodes base64 payloads straight into one buffer per batch
 // and allocates little else. Unknown fields are skipped so that newer daemons
 // do not break older children.
-func decodeMessage(line []byte) (message, error) {
-	d := decoder{buf: line}
+//
+// mem, when not nil, lends the payload buffer and record slice of an
+// earlier batch (Process.ReuseRecordMemory) and keeps this batch's.
+func decodeMessage(line []byte, mem *batchMemory) (message, error) {
+	d := decoder{buf: line, mem: mem}
 	var m message
 	if err := d.object(func(key []byte) error { return d.messageField(&m, key) }); err != nil {
 		return message{}, err
@@ -61,9 +65,11 @@ func decodeMessage(line []byte) (message, error) {
 }
 
 type decoder struct {
-	buf  []byte
-	pos  int
-	data []byte // decoded payloads of the current batch, sub-sliced per record
+	buf     []byte
+	pos     int
+	mem     *batchMemory
+	data    []byte // decoded payloads of the current batch, sub-sliced per record
+	strings []byte // backing of the record strings handed out so far
 }
 
 func (d *decoder) messageField(m *message, key []byte) error {
@@ -107,8 +113,9 @@ func (d *decoder) records() ([]Record, error) {
 	}
 	// Base64 never decodes to more than 3/4 of the line, so one buffer
 	// sized from the remaining input holds every payload of the batch.
-	d.data = make([]byte, 0, base64.StdEncoding.DecodedLen(len(d.buf)-d.pos))
-	recs := make([]Record, 0, 64)
+	d.data = d.mem.dataBuffer(base64.StdEncoding.DecodedLen(len(d.buf) - d.pos))
+	recs := d.mem.recordSlice()
+	defer func() { d.mem.keep(d.data, recs) }()
 	err := d.array(func() error {
 		var r Record
 		if err := d.object(func(key []byte) error { return d.recordField(&r, key) }); err != nil {
@@ -129,9 +136,9 @@ func (d *decoder) recordField(r *Record, key []byte) error {
 	case "data":
 		r.Data, err = d.base64Value()
 	case "partitionKey":
-		r.PartitionKey, _, err = d.plainString()
+		r.PartitionKey, err = d.recordString()
 	case "sequenceNumber":
-		r.SequenceNumber, _, err = d.plainString()
+		r.SequenceNumber, err = d.recordString()
 	case "subSequenceNumber":
 		r.SubSequenceNumber, _, err = d.plainInt()
 	case "approximateArrivalTimestamp":
@@ -277,27 +284,69 @@ func (d *decoder) nullableString() (*string, error) {
 
 // plainString is nullableString without the pointer; ok is false for null.
 func (d *decoder) plainString() (string, bool, error) {
+	raw, ok, err := d.plainStringBytes()
+	return string(raw), ok, err
+}
+
+// recordString is plainString for the strings of a record, which share
+// their backing memory (see share).
+func (d *decoder) recordString() (string, error) {
+	raw, _, err := d.plainStringBytes()
+	return d.share(raw), err
+}
+
+// Bounds of the chunks that back record strings.
+const (
+	minStringChunk = 1 << 10
+	maxStringChunk = 64 << 10
+)
+
+// share returns raw as a string backed by a chunk that the strings of
+// other records share: a batch's 10,000 partition keys and sequence numbers
+// would otherwise be 20,000 small objects for the garbage collector. The
+// bytes of a chunk are never written again once handed out (new strings go
+// after them or into a new chunk), which is what makes unsafe.String sound,
+// as in strings.Builder.
+func (d *decoder) share(raw []byte) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	if len(raw) > maxStringChunk/4 {
+		return string(raw)
+	}
+	if cap(d.strings)-len(d.strings) < len(raw) {
+		size := min(max(2*cap(d.strings), minStringChunk), maxStringChunk)
+		d.strings = make([]byte, 0, size)
+	}
+	start := len(d.strings)
+	d.strings = append(d.strings, raw...)
+	return unsafe.String(&d.strings[start], len(raw))
+}
+
+// plainStringBytes is plainString before the copy: raw points into the
+// line or, if the string had escapes, into a new buffer.
+func (d *decoder) plainStringBytes() ([]byte, bool, error) {
 	d.skipSpace()
 	if d.consumeLiteral("null") {
-		return "", false, nil
+		return nil, false, nil
 	}
 	if d.pos < len(d.buf) && d.buf[d.pos] != '"' {
 		num, err := d.number()
 		if err != nil {
-			return "", false, err
+			return nil, false, err
 		}
-		return string(num), true, nil
+		return num, true, nil
 	}
 	raw, escaped, err := d.rawString()
 	if err != nil {
-		return "", false, err
+		return nil, false, err
 	}
 	if escaped {
 		if raw, err = unescape(raw); err != nil {
-			return "", false, err
+			return nil, false, err
 		}
 	}
-	return string(raw), true, nil
+	return raw, true, nil
 }
 
 // nullableInt reads an integer or null; a string holding an integer is

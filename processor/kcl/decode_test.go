@@ -70,7 +70,7 @@ func TestDecodeMessage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := decodeMessage([]byte(tt.line))
+			got, err := decodeMessage([]byte(tt.line), nil)
 			if err != nil {
 				t.Fatalf("decodeMessage: %v", err)
 			}
@@ -96,7 +96,7 @@ func TestDecodeMessageRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := decodeMessage([]byte(tt.line))
+			_, err := decodeMessage([]byte(tt.line), nil)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("error = %v, want it to mention %q", err, tt.wantErr)
 			}
@@ -131,7 +131,7 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := decodeMessage(line)
+		got, err := decodeMessage(line, nil)
 		if err != nil {
 			t.Fatalf("batch %d: %v\n%s", i, err, line)
 		}
@@ -221,7 +221,7 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add([]byte(`{"action":"checkpoint","sequenceNumber":null,"subSequenceNumber":null,"error":"ShutdownException"}`))
 	f.Add([]byte(`{"action":"shutdown","reason":"ZOMBIE"}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
-		m, err := decodeMessage(line)
+		m, err := decodeMessage(line, nil)
 		if err != nil {
 			return
 		}
@@ -255,7 +255,7 @@ func BenchmarkDecodeProcessRecords(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := decodeMessage(line); err != nil {
+		if _, err := decodeMessage(line, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -6,12 +6,15 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // funcProcessor lets each test script the processor's reactions.
@@ -533,6 +536,75 @@ func TestEndOfStdin(t *testing.T) {
 			}
 			if strings.Contains(d.stderr.String(), "did not report") || strings.Contains(d.stderr.String(), "another reason") {
 				t.Fatal(d.stderr.String())
+			}
+		})
+	}
+}
+
+// TestReuseRecordMemory checks the promise of Process.ReuseRecordMemory: a
+// batch's records stay intact until the action after it returns, its memory
+// then serves the batch after next, and the strings never change.
+func TestReuseRecordMemory(t *testing.T) {
+	for _, reuse := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reuse=%v", reuse), func(t *testing.T) {
+			type seen struct {
+				records []Record
+				want    []string // Data when the batch arrived
+			}
+			var batches []seen
+			p := &Process{ReuseRecordMemory: reuse, Processor: &funcProcessor{
+				processRecords: func(ctx context.Context, in ProcessRecordsInput) error {
+					if n := len(batches); n > 0 {
+						prev := batches[n-1]
+						for i, r := range prev.records {
+							if string(r.Data) != prev.want[i] {
+								return fmt.Errorf("batch %d record %d changed before the next action returned: %q", n-1, i, r.Data)
+							}
+						}
+					}
+					s := seen{records: slices.Clone(in.Records)} // the slice itself is reused too
+					for _, r := range in.Records {
+						s.want = append(s.want, string(r.Data))
+					}
+					batches = append(batches, s)
+					last := in.Records[len(in.Records)-1]
+					return in.Checkpointer.CheckpointAt(ctx, last.SequenceNumber, 0)
+				},
+			}}
+			d := startPipeDaemon(t, p)
+			d.send(initLine)
+			d.expect(statusInit)
+			const n = 6
+			for b := range n {
+				seq := strconv.Itoa(100 + b)
+				d.send(recordsLine(recordJSON(fmt.Sprintf("batch %d record 0", b), "key-"+seq, seq, 0),
+					recordJSON(fmt.Sprintf("batch %d record 1", b), "key-"+seq, seq, 0)))
+				d.expect(`{"action":"checkpoint","sequenceNumber":"` + seq + `","subSequenceNumber":0}`)
+				d.send(`{"action":"checkpoint","sequenceNumber":"` + seq + `","subSequenceNumber":0,"error":null}`)
+				d.expect(statusRecs)
+			}
+			d.send(leaseLostMsg)
+			d.expect(statusLost)
+			if err := d.expectExit(); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			for b, s := range batches {
+				seq := strconv.Itoa(100 + b)
+				for _, r := range s.records {
+					if r.SequenceNumber != seq || r.PartitionKey != "key-"+seq {
+						t.Errorf("batch %d: strings changed to %q, %q", b, r.SequenceNumber, r.PartitionKey)
+					}
+				}
+				if b < 2 {
+					continue
+				}
+				shared := unsafe.SliceData(s.records[0].Data) == unsafe.SliceData(batches[b-2].records[0].Data)
+				if shared != reuse {
+					t.Errorf("batch %d shares the payload memory of batch %d: %v, want %v", b, b-2, shared, reuse)
+				}
+				if !reuse && string(batches[b-2].records[0].Data) != batches[b-2].want[0] {
+					t.Errorf("batch %d changed without reuse", b-2)
+				}
 			}
 		})
 	}

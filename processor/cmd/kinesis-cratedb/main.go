@@ -119,7 +119,7 @@ func serve(ctx context.Context, s config.Settings, dec decode.Decoder, log zerol
 			log.Warn().Err(err).Int("attempt", attempt).Msg("checkpoint retry")
 		}},
 	}
-	err := kcl.Run(ctx, p)
+	err := (&kcl.Process{Processor: p, ReuseRecordMemory: true}).RunStdio(ctx)
 	p.Close()
 	if err != nil {
 		log.Error().Err(err).Msg("stopping without acknowledging the current action; the daemon will redeliver from the last checkpoint")

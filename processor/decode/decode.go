@@ -44,10 +44,11 @@ func (JSON) Decode(data []byte) ([]byte, error) {
 	if len(trimmed) == 0 {
 		return nil, ErrEmpty
 	}
-	if !utf8.Valid(trimmed) {
+	valid, ascii := validJSON(trimmed)
+	if !ascii && !utf8.Valid(trimmed) {
 		return nil, ErrInvalidUTF8
 	}
-	if !validJSON(trimmed) {
+	if !valid {
 		var v json.RawMessage
 		err := json.Unmarshal(trimmed, &v)
 		return nil, fmt.Errorf("payload is not JSON: %v", err)

@@ -24,9 +24,7 @@ type Sink interface {
 	UpdateProgress(ctx context.Context, p sink.Progress) error
 }
 
-// Processor implements kcl.RecordProcessor for one shard. Every action
-// waits for the batch stored in the background, so it can be run with
-// kcl.Process.ReuseRecordMemory.
+// Processor implements kcl.RecordProcessor for one shard.
 type Processor struct {
 	Sink    Sink
 	Decoder decode.Decoder
@@ -96,7 +94,7 @@ func (p *Processor) ProcessRecords(ctx context.Context, in kcl.ProcessRecordsInp
 		return kcl.Fatal(err)
 	}
 	if len(in.Records) > 0 {
-		b := &inflight{records: in.Records, started: time.Now(), done: make(chan struct{})}
+		b := newInflight(in)
 		if p.Pipeline {
 			p.pending = b
 			go p.storeBatch(p.background(ctx), b)
@@ -114,18 +112,34 @@ func (p *Processor) ProcessRecords(ctx context.Context, in kcl.ProcessRecordsInp
 	return nil
 }
 
-// inflight is one batch on its way to the database.
+// inflight is one batch on its way to the database. What the processor
+// needs of it afterwards is copied out, because its records' memory goes
+// back to the protocol loop (kcl.ProcessRecordsInput.Release) once stored.
 type inflight struct {
-	records []kcl.Record
+	in      kcl.ProcessRecordsInput
+	last    position
+	count   int
+	bytes   int
 	started time.Time
 	done    chan struct{}
 	dead    int
 	err     error
 }
 
+func newInflight(in kcl.ProcessRecordsInput) *inflight {
+	b := &inflight{in: in, count: len(in.Records), started: time.Now(), done: make(chan struct{})}
+	last := in.Records[len(in.Records)-1]
+	b.last = position{last.SequenceNumber, last.SubSequenceNumber}
+	for _, r := range in.Records {
+		b.bytes += len(r.Data)
+	}
+	return b
+}
+
 func (p *Processor) storeBatch(ctx context.Context, b *inflight) {
 	defer close(b.done)
-	b.dead, b.err = p.store(ctx, b.records)
+	b.dead, b.err = p.store(ctx, b.in.Records)
+	b.in.Release()
 }
 
 // settle waits for the batch stored in the background, if any, and counts
@@ -149,10 +163,9 @@ func (p *Processor) finish(b *inflight) error {
 	if b.err != nil {
 		return b.err
 	}
-	last := b.records[len(b.records)-1]
-	p.written = position{last.SequenceNumber, last.SubSequenceNumber}
-	p.stats.add(b.records, b.dead)
-	p.Log.Debug().Int("records", len(b.records)).Int("dead_lettered", b.dead).
+	p.written = b.last
+	p.stats.add(b.count, b.bytes, b.dead)
+	p.Log.Debug().Int("records", b.count).Int("dead_lettered", b.dead).
 		Str("last", p.written.String()).Dur("took", time.Since(b.started)).Msg("batch stored")
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/kcl"
 	"github.com/rs/zerolog"
 )
 
@@ -28,14 +27,12 @@ func (s *stats) reset(now time.Time) {
 	s.records, s.bytes, s.batches, s.dead = 0, 0, 0, 0
 }
 
-func (s *stats) add(records []kcl.Record, dead int) {
+func (s *stats) add(records, bytes, dead int) {
 	s.batches++
-	s.records += int64(len(records))
-	for _, r := range records {
-		s.bytes += int64(len(r.Data))
-	}
+	s.records += int64(records)
+	s.bytes += int64(bytes)
 	s.dead += int64(dead)
-	s.totalRecords += int64(len(records)) - int64(dead)
+	s.totalRecords += int64(records) - int64(dead)
 	s.totalDead += int64(dead)
 }
 

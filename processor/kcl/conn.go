@@ -19,8 +19,8 @@ var ErrDaemonGone = errors.New("kcl: the daemon closed stdin")
 const maxRetainedLine = 64 << 20
 
 // batchMemory is the payload buffer and record slice of one batch, kept
-// for a later batch when the processor allows it (Process.ReuseRecordMemory).
-// Its methods on a nil *batchMemory allocate afresh and keep nothing.
+// for a later batch once the processor released it. Its methods on a nil
+// *batchMemory allocate afresh and keep nothing.
 type batchMemory struct {
 	data    []byte
 	records []Record
@@ -31,9 +31,9 @@ func (m *batchMemory) dataBuffer(size int) []byte {
 		return make([]byte, 0, size)
 	}
 	if cap(m.data) < size {
-		// Batches of a busy shard differ a little in size: room for that
-		// keeps the buffer from being replaced at every slightly larger one.
-		m.data = make([]byte, 0, size+size/8)
+		// A little room spares a new buffer (and, until the garbage
+		// collector runs, two at once) for each slightly larger batch.
+		m.data = make([]byte, 0, size+size/32)
 	}
 	return m.data[:0]
 }
@@ -67,12 +67,11 @@ type conn struct {
 	gone    chan struct{} // closed when stdin ended
 	readErr error         // why stdin ended; read only after gone is closed
 
-	// With reuse, the records of the n-th batch are decoded into
-	// batches[n%2], so a batch's memory is reused two batches later, after
-	// the processor has returned from at least one more action.
-	reuse   bool
-	batches [2]batchMemory
-	turn    int
+	// spare is the memory of a released batch, for the next one. Only one
+	// is kept: a processor that stores batches one at a time needs no
+	// more, and anything kept counts against the heap limit.
+	spareMu sync.Mutex
+	spare   *batchMemory
 }
 
 func newConn(in io.Reader, out io.Writer) *conn {
@@ -156,18 +155,39 @@ func (c *conn) next(ctx context.Context) (message, error) {
 	}
 }
 
-// decode parses a line and gives its buffer back to the reader.
+// decode parses a line and gives its buffer back to the reader. The
+// records of a batch are decoded into the spare memory, if any.
 func (c *conn) decode(line []byte) (message, error) {
-	var mem *batchMemory
-	if c.reuse {
-		mem = &c.batches[c.turn]
-	}
+	mem := c.takeSpare()
 	m, err := decodeMessage(line, mem)
-	if m.Records != nil {
-		c.turn ^= 1
-	}
 	c.release(line)
+	if m.Records == nil {
+		c.putSpare(mem)
+		return m, err
+	}
+	var once sync.Once
+	m.release = func() { once.Do(func() { c.putSpare(mem) }) }
 	return m, err
+}
+
+func (c *conn) takeSpare() *batchMemory {
+	c.spareMu.Lock()
+	defer c.spareMu.Unlock()
+	m := c.spare
+	c.spare = nil
+	if m == nil {
+		m = &batchMemory{}
+	}
+	return m
+}
+
+// putSpare keeps the larger of mem and the current spare.
+func (c *conn) putSpare(mem *batchMemory) {
+	c.spareMu.Lock()
+	defer c.spareMu.Unlock()
+	if c.spare == nil || cap(mem.data) > cap(c.spare.data) {
+		c.spare = mem
+	}
 }
 
 func (c *conn) release(line []byte) {

@@ -38,6 +38,7 @@ type message struct {
 	Error              *string
 	Reason             string
 	Records            []Record
+	release            func() // gives the records' memory back (ProcessRecordsInput.Release)
 }
 
 // decodeMessage parses one line from the daemon. It is a purpose-built JSON
@@ -47,7 +48,7 @@ type message struct {
 // do not break older children.
 //
 // mem, when not nil, lends the payload buffer and record slice of an
-// earlier batch (Process.ReuseRecordMemory) and keeps this batch's.
+// earlier, released batch and keeps this batch's.
 func decodeMessage(line []byte, mem *batchMemory) (message, error) {
 	d := decoder{buf: line, mem: mem}
 	var m message

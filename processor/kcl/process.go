@@ -25,13 +25,6 @@ type Process struct {
 	ManualShardEndCheckpoint bool
 	// ShardEndRetry retries that checkpoint; the zero value is kclpy's 5 × 5 s.
 	ShardEndRetry Retry
-	// ReuseRecordMemory lets the loop decode a later batch into the memory
-	// of an earlier one instead of allocating afresh, which spares the
-	// garbage collector the tens of megabytes per second a busy shard
-	// delivers. A processor that sets it must be done with a batch's
-	// Records slice and their Data once it has returned from the action
-	// that follows the batch's ProcessRecords; it may keep the strings.
-	ReuseRecordMemory bool
 
 	errMu sync.Mutex
 }
@@ -75,7 +68,6 @@ func (p *Process) Run(ctx context.Context) error {
 		out = os.Stdout
 	}
 	c := newConn(in, out)
-	c.reuse = p.ReuseRecordMemory
 	for {
 		m, err := c.next(ctx)
 		if errors.Is(err, ErrDaemonGone) {
@@ -112,7 +104,7 @@ func (p *Process) dispatch(ctx context.Context, c *conn, m message) (bool, error
 		}
 		err = p.call(m.Action, func() error { return p.Processor.Initialize(actx, in) })
 	case ActionProcessRecords:
-		in := ProcessRecordsInput{Records: m.Records, MillisBehindLatest: m.MillisBehindLatest, Checkpointer: cp}
+		in := ProcessRecordsInput{Records: m.Records, MillisBehindLatest: m.MillisBehindLatest, Checkpointer: cp, release: m.release}
 		err = p.withCheckpointer(cp, m.Action, func() error { return p.Processor.ProcessRecords(actx, in) })
 	case ActionShutdownRequested:
 		err = p.withCheckpointer(cp, m.Action, func() error {

@@ -541,32 +541,46 @@ func TestEndOfStdin(t *testing.T) {
 	}
 }
 
-// TestReuseRecordMemory checks the promise of Process.ReuseRecordMemory: a
-// batch's records stay intact until the action after it returns, its memory
-// then serves the batch after next, and the strings never change.
-func TestReuseRecordMemory(t *testing.T) {
-	for _, reuse := range []bool{false, true} {
-		t.Run(fmt.Sprintf("reuse=%v", reuse), func(t *testing.T) {
+// TestReleaseReusesRecordMemory checks ProcessRecordsInput.Release: a
+// released batch's memory serves a later batch, an unreleased batch stays
+// intact, and the strings never change.
+func TestReleaseReusesRecordMemory(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		lag  int // release batch n while processing batch n+lag; -1: never
+	}{
+		{"never released", -1},
+		{"released at once", 0},
+		{"released by the next batch", 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
 			type seen struct {
-				records []Record
-				want    []string // Data when the batch arrived
+				in   ProcessRecordsInput
+				recs []Record // the slice itself is reused too
+				want []string // Data when the batch arrived
 			}
 			var batches []seen
-			p := &Process{ReuseRecordMemory: reuse, Processor: &funcProcessor{
+			p := &Process{Processor: &funcProcessor{
 				processRecords: func(ctx context.Context, in ProcessRecordsInput) error {
-					if n := len(batches); n > 0 {
-						prev := batches[n-1]
-						for i, r := range prev.records {
-							if string(r.Data) != prev.want[i] {
-								return fmt.Errorf("batch %d record %d changed before the next action returned: %q", n-1, i, r.Data)
+					for b, s := range batches {
+						if tt.lag >= 0 && b < len(batches)-tt.lag {
+							continue // released
+						}
+						for i, r := range s.recs {
+							if string(r.Data) != s.want[i] {
+								return fmt.Errorf("unreleased batch %d record %d changed: %q", b, i, r.Data)
 							}
 						}
 					}
-					s := seen{records: slices.Clone(in.Records)} // the slice itself is reused too
+					s := seen{in: in, recs: slices.Clone(in.Records)}
 					for _, r := range in.Records {
 						s.want = append(s.want, string(r.Data))
 					}
 					batches = append(batches, s)
+					if n := len(batches) - 1 - tt.lag; tt.lag >= 0 && n >= 0 {
+						batches[n].in.Release()
+						batches[n].in.Release() // only the first call counts
+					}
 					last := in.Records[len(in.Records)-1]
 					return in.Checkpointer.CheckpointAt(ctx, last.SequenceNumber, 0)
 				},
@@ -590,20 +604,21 @@ func TestReuseRecordMemory(t *testing.T) {
 			}
 			for b, s := range batches {
 				seq := strconv.Itoa(100 + b)
-				for _, r := range s.records {
+				for _, r := range s.recs {
 					if r.SequenceNumber != seq || r.PartitionKey != "key-"+seq {
 						t.Errorf("batch %d: strings changed to %q, %q", b, r.SequenceNumber, r.PartitionKey)
 					}
 				}
-				if b < 2 {
+				if tt.lag < 0 && string(s.recs[0].Data) != s.want[0] {
+					t.Errorf("batch %d changed without being released", b)
+				}
+				prev := b - max(tt.lag, 0) - 1 // the batch whose memory b may reuse
+				if prev < 0 {
 					continue
 				}
-				shared := unsafe.SliceData(s.records[0].Data) == unsafe.SliceData(batches[b-2].records[0].Data)
-				if shared != reuse {
-					t.Errorf("batch %d shares the payload memory of batch %d: %v, want %v", b, b-2, shared, reuse)
-				}
-				if !reuse && string(batches[b-2].records[0].Data) != batches[b-2].want[0] {
-					t.Errorf("batch %d changed without reuse", b-2)
+				shared := unsafe.SliceData(s.recs[0].Data) == unsafe.SliceData(batches[prev].recs[0].Data)
+				if shared != (tt.lag >= 0) {
+					t.Errorf("batch %d shares the payload memory of batch %d: %v", b, prev, shared)
 				}
 			}
 		})

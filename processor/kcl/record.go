@@ -39,6 +39,19 @@ type ProcessRecordsInput struct {
 	// shard; nil when the daemon did not know.
 	MillisBehindLatest *int64
 	Checkpointer       *Checkpointer
+
+	release func()
+}
+
+// Release gives the memory of the batch (the Records slice and every
+// Record.Data) back to the loop, which decodes a later batch into it instead
+// of allocating tens of megabytes afresh for the garbage collector to chase.
+// Call it, from any goroutine, once the batch is no longer read; its strings
+// may be kept. Calling it is optional and only the first call counts.
+func (in ProcessRecordsInput) Release() {
+	if in.release != nil {
+		in.release()
+	}
 }
 
 // LeaseLostInput tells the processor that another worker owns the shard now.

@@ -17,21 +17,14 @@ import (
 // daemon drives shutdown) and SIGPIPE (a vanished daemon shows up as a write
 // error instead of killing the process).
 func Run(ctx context.Context, p RecordProcessor) error {
-	return (&Process{Processor: p}).RunStdio(ctx)
-}
-
-// RunStdio is Run for a Process with options set: it guards stdout and
-// signals as Run does and serves the process's own stdin and stdout. In,
-// Out and Err are set by it.
-func (p *Process) RunStdio(ctx context.Context) error {
 	signal.Ignore(os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
 	out, err := reserveStdout()
 	if err != nil {
 		return err
 	}
 	defer out.Close()
-	p.In, p.Out, p.Err = os.Stdin, out, os.Stderr
-	return p.Run(ctx)
+	proc := &Process{Processor: p, In: os.Stdin, Out: out, Err: os.Stderr}
+	return proc.Run(ctx)
 }
 
 // reserveStdout returns a private handle on the original stdout and makes

@@ -8,7 +8,8 @@ import "time"
 type Record struct {
 	// Data is the decoded payload. It is never nil for a delivered record
 	// but may be empty. Each batch owns its own memory, so a processor may
-	// keep the slice after ProcessRecords returns.
+	// keep the slice after ProcessRecords returns, until it calls
+	// ProcessRecordsInput.Release.
 	Data []byte
 	// PartitionKey is the user record's partition key.
 	PartitionKey string

@@ -6,7 +6,9 @@
 #   scripts/pg.sh url     print the connection URL
 #
 # Environment: PGPORT (default 5432), PG_DIR (default <repo>/.stack/pg).
-# Listens on 127.0.0.1 only; fsync is off because the data is disposable.
+# Listens on 127.0.0.1 only; fsync, synchronous_commit and full_page_writes
+# are off because the data is disposable, unless PG_DURABLE=1 (the server's
+# own defaults, as in production; scripts/bench compares both).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -51,8 +53,10 @@ start() {
 	if [ ! -f "$data/PG_VERSION" ]; then
 		as_postgres "$PGBIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log"
 	fi
+	local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	[ "${PG_DURABLE:-0}" = 1 ] && durability=""
 	as_postgres "$PGBIN/pg_ctl" -D "$data" -l "$PG_DIR/server.log" -w -t 30 \
-		-o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PG_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+		-o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PG_DIR $durability" \
 		start >/dev/null
 }
 

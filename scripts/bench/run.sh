@@ -21,6 +21,8 @@
 #   kclpy-seed      amazon-kclpy, one autocommitted INSERT per record (lorrystream style), SEED_RECORDS
 #   kclpy-batched   amazon-kclpy, pipelined executemany per batch
 # then, once each:
+#   *-durable       ours-pg, pgx-bulk and kclpy-seed again, DURABLE_REPEAT times, on the
+#                   server restarted with its durable defaults (only a server started here)
 #   ours-pg-nopipeline  our child into PostgreSQL with sink.pipeline = false
 #   ours-*-memlimit our child with GOMEMLIMIT=$MEMLIMIT: what the child's default soft
 #                   memory limit (main.go) costs and saves
@@ -36,7 +38,8 @@
 #   OUR_CHILD           our child binary [a fresh build of ./processor/cmd/kinesis-cratedb in RESULTS_DIR]
 #   OUR_PROPERTIES_EXTRA  extra lines for its properties files
 #   MEMLIMIT [off]      GOMEMLIMIT of the RSS experiment ("" skips it)
-#   PROFILE [1] GOBENCH [1] GOBENCH_COUNT [3] E2E [1]   0 skips that part
+#   PROFILE [1] GOBENCH [1] GOBENCH_COUNT [3] E2E [1] DURABLE [1]   0 skips that part
+#   DURABLE_REPEAT [2]
 #   E2E_RECORDS [10000] E2E_LATENCY_RECORDS [1000] E2E_LATENCY_RATE [100] E2E_SHARDS [2]
 #   RESULTS_DIR         raw results, logs, profiles [.stack/bench/<time>]
 set -uo pipefail
@@ -55,6 +58,8 @@ PROFILE=${PROFILE:-1}
 GOBENCH=${GOBENCH:-1}
 GOBENCH_COUNT=${GOBENCH_COUNT:-3}
 E2E=${E2E:-1}
+DURABLE=${DURABLE:-1}
+DURABLE_REPEAT=${DURABLE_REPEAT:-2}
 E2E_RECORDS=${E2E_RECORDS:-10000}
 E2E_LATENCY_RECORDS=${E2E_LATENCY_RECORDS:-1000}
 E2E_LATENCY_RATE=${E2E_LATENCY_RATE:-100}
@@ -175,18 +180,19 @@ bench() {
 	fi
 }
 
-pgx_bulk() { # pgx_bulk REP
-	local base=$RESULTS_DIR/pgx-bulk.$1
-	log "pgx-bulk #$1: $RECORDS records -> bench_pgx (COPY, no protocol)"
+pgx_bulk() { # pgx_bulk REP [NAME]
+	local name=${2:-pgx-bulk}
+	local base=$RESULTS_DIR/$name.$1
+	log "$name #$1: $RECORDS records -> bench_pgx (COPY, no protocol)"
 	reset_table bench_pgx
 	props "$RESULTS_DIR/pgx.properties" "sink.databaseUrl = $BENCH_DATABASE_URL" "sink.table = bench_pgx"
 	# The child's own DDL, so the layout (and primary key) is the sink's.
 	"$OUR_CHILD" check --properties "$RESULTS_DIR/pgx.properties" 2>>"$base.stderr" &&
-		bin/kcl-bench pgx-bulk --database "$BENCH_DATABASE_URL" --table bench_pgx --records "$RECORDS" \
+		bin/kcl-bench pgx-bulk --name "$name" --database "$BENCH_DATABASE_URL" --table bench_pgx --records "$RECORDS" \
 			--size "$SIZE" --seed "$SEED" --batch "$BATCH" --json "$base.json" >"$base.txt" 2>>"$base.stderr"
 	local rc=$?
 	grep -E '^(records/s|batch latency)' "$base.txt" | sed 's/^/   /' >&2
-	[ $rc = 0 ] || { echo "!! pgx-bulk failed, see $base.stderr" >&2; failures=$((failures + 1)); }
+	[ $rc = 0 ] || { echo "!! $name failed, see $base.stderr" >&2; failures=$((failures + 1)); }
 	count_rows bench_pgx >"$base.rows" 2>/dev/null || rm -f "$base.rows"
 }
 
@@ -223,6 +229,25 @@ for rep in $(seq 1 "$REPEAT"); do
 	bench kclpy-seed "$rep" "$SEED_RECORDS" bench_kclpy_seed -- "$py" scripts/bench/kclpy_seed.py
 	bench kclpy-batched "$rep" "$RECORDS" bench_kclpy_batched -- "$py" scripts/bench/kclpy_batched.py
 done
+# The same comparison on a durable server: the throwaway cluster's settings
+# (fsync, synchronous_commit, full_page_writes off) spare every autocommitted
+# INSERT of kclpy-seed its WAL flush. Only a server this script started is
+# restarted, on its defaults, and then back on the throwaway settings.
+if [ "$DURABLE" = 1 ] && [ $started_pg = 1 ]; then
+	log "restarting PostgreSQL with its durable defaults"
+	PGPORT=$BENCH_PGPORT PG_DIR=$bench_pg_dir bash scripts/pg.sh stop &&
+		PGPORT=$BENCH_PGPORT PG_DIR=$bench_pg_dir PG_DURABLE=1 bash scripts/pg.sh start >/dev/null || exit 1
+	sql "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')" >"$RESULTS_DIR/durable.txt"
+	for rep in $(seq 1 "$DURABLE_REPEAT"); do
+		bench ours-pg-durable "$rep" "$RECORDS" bench_ours -- "$OUR_CHILD" --properties "$RESULTS_DIR/ours-pg.properties"
+		pgx_bulk "$rep" pgx-bulk-durable
+		bench kclpy-seed-durable "$rep" "$SEED_RECORDS" bench_kclpy_seed -- "$py" scripts/bench/kclpy_seed.py
+	done
+	log "restarting PostgreSQL with the throwaway settings"
+	PGPORT=$BENCH_PGPORT PG_DIR=$bench_pg_dir bash scripts/pg.sh stop &&
+		PGPORT=$BENCH_PGPORT PG_DIR=$bench_pg_dir bash scripts/pg.sh start >/dev/null || exit 1
+fi
+
 # sink.pipeline = false: each batch written before its status (older children
 # do not know the key; then this run is skipped).
 props "$RESULTS_DIR/ours-pg-nopipeline.properties" "sink.databaseUrl = $BENCH_DATABASE_URL" "sink.table = bench_ours" "sink.pipeline = false"

@@ -26,6 +26,7 @@
 #   ours-pg-nopipeline  our child into PostgreSQL with sink.pipeline = false
 #   ours-*-memlimit our child with GOMEMLIMIT=$MEMLIMIT: what the child's default soft
 #                   memory limit (main.go) costs and saves
+#   ours-*-allcores our child with GOMAXPROCS=$(nproc) instead of its default 1 (main.go)
 #   profiles        CPU profiles of our child (discard and PostgreSQL), `go tool pprof -top`
 #   go test -bench  the hot-path benchmarks with allocation counts
 #   e2e             the real Java daemon + kinesis-mock + dynalite + our child + PostgreSQL:
@@ -259,6 +260,9 @@ if [ -n "$MEMLIMIT" ]; then
 	bench ours-discard-memlimit 1 "$RECORDS" - -- env GOMEMLIMIT="$MEMLIMIT" "$OUR_CHILD" --properties "$RESULTS_DIR/ours-discard.properties"
 	bench ours-pg-memlimit 1 "$RECORDS" bench_ours -- env GOMEMLIMIT="$MEMLIMIT" "$OUR_CHILD" --properties "$RESULTS_DIR/ours-pg.properties"
 fi
+# The child runs on one core (GOMAXPROCS=1, main.go); what all cores change.
+bench ours-discard-allcores 1 "$RECORDS" - -- env GOMAXPROCS="$(nproc)" "$OUR_CHILD" --properties "$RESULTS_DIR/ours-discard.properties"
+bench ours-pg-allcores 1 "$RECORDS" bench_ours -- env GOMAXPROCS="$(nproc)" "$OUR_CHILD" --properties "$RESULTS_DIR/ours-pg.properties"
 
 # --- CPU profiles of the child ------------------------------------------------
 if [ "$PROFILE" = 1 ]; then

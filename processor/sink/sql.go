@@ -25,11 +25,12 @@ type statements struct {
 	stageCommit string
 	rollback    string
 	// copyTarget and copyStage stream rows in binary COPY format (copy.go);
-	// describeTarget tells the target's column types, which copyTarget
-	// must match.
+	// describeTarget and describeStage tell the column types, which the
+	// binary rows must match.
 	copyTarget     string
 	copyStage      string
 	describeTarget string
+	describeStage  string
 
 	upsertDeadLetterRow    string // CrateDB batches
 	upsertDeadLetterUnnest string // PostgreSQL
@@ -155,6 +156,7 @@ func postgresStatements(target, deadLetter, progress tableName) statements {
 		copyTarget:     `COPY ` + target.sql() + ` (` + targetColumns + `) FROM STDIN (FORMAT binary)`,
 		copyStage:      `COPY ` + stageTable + ` (` + targetColumns + `) FROM STDIN (FORMAT binary)`,
 		describeTarget: `SELECT ` + targetColumns + ` FROM ` + target.sql() + ` LIMIT 0`,
+		describeStage:  `SELECT ` + targetColumns + ` FROM ` + stageTable + ` LIMIT 0`,
 
 		// Callers de-duplicate keys first: DO UPDATE may not touch a row twice.
 		upsertDeadLetterUnnest: `INSERT INTO ` + deadLetter.sql() + ` AS d (` + deadLetterColumns + `) ` +

@@ -291,14 +291,25 @@ func (w *Writer) copyIntoTarget(ctx context.Context, rows []Row) error {
 
 // copyInto COPYs rows into the target or the stage, which has the target's
 // column types: in binary COPY format (copy.go), or through pgx's generic
-// CopyFrom when those types are not the ones the sink creates.
+// CopyFrom when those types are not the ones the sink creates. The types
+// are described on the same connection before every COPY, as pgx does:
+// binary rows carry no types, and a column altered while the sink runs
+// (jsonb to text, say) would otherwise take them silently mangled.
 func (w *Writer) copyInto(ctx context.Context, conn *pgx.Conn, stage bool, rows []Row) error {
-	if w.targetPayload != payloadUnknown {
-		sql := w.sql.copyTarget
-		if stage {
-			sql = w.sql.copyStage
-		}
-		return copyBinary(ctx, conn.PgConn(), sql, rows, w.targetPayload)
+	describe, sql := w.sql.describeTarget, w.sql.copyTarget
+	if stage {
+		describe, sql = w.sql.describeStage, w.sql.copyStage
+	}
+	payload, err := describeCopy(ctx, conn.PgConn(), describe)
+	if err != nil {
+		return err
+	}
+	if payload != payloadUnknown {
+		return copyBinary(ctx, conn.PgConn(), sql, rows, payload)
+	}
+	if w.genericCopyLogged.CompareAndSwap(false, true) {
+		w.log.Info().Str("table", w.target.String()).
+			Msg("target column types differ from the ones the sink creates; using pgx's generic COPY")
 	}
 	table := pgx.Identifier{w.target.schema, w.target.name}
 	if stage {
@@ -309,7 +320,7 @@ func (w *Writer) copyInto(ctx context.Context, conn *pgx.Conn, stage bool, rows 
 		return []any{r.ShardID, r.SequenceNumber, r.SubSequenceNumber, r.PartitionKey,
 			pgtype.Timestamptz{Time: r.ArrivedAt, Valid: !r.ArrivedAt.IsZero()}, payloadBytes(r)}, nil
 	})
-	_, err := conn.CopyFrom(ctx, table, copyColumns, src)
+	_, err = conn.CopyFrom(ctx, table, copyColumns, src)
 	return err
 }
 
@@ -325,30 +336,18 @@ func copyBinary(ctx context.Context, conn *pgconn.PgConn, sql string, rows []Row
 	return nil
 }
 
-// describeTarget learns the target's column types, which decide whether the
-// binary COPY of copy.go can write it.
-func (w *Writer) describeTarget(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
-	defer cancel()
-	conn, err := w.pool.Acquire(ctx)
+// describeCopy tells from a describe statement's column types whether
+// copyRows can write them and how the payload goes.
+func describeCopy(ctx context.Context, conn *pgconn.PgConn, describe string) (payloadEncoding, error) {
+	sd, err := conn.Prepare(ctx, "", describe, nil)
 	if err != nil {
-		return err
-	}
-	defer conn.Release()
-	sd, err := conn.Conn().PgConn().Prepare(ctx, "", w.sql.describeTarget, nil)
-	if err != nil {
-		return err
+		return payloadUnknown, err
 	}
 	oids := make([]uint32, len(sd.Fields))
 	for i, f := range sd.Fields {
 		oids[i] = f.DataTypeOID
 	}
-	w.targetPayload = binaryCopyLayout(oids)
-	if w.targetPayload == payloadUnknown {
-		w.log.Info().Str("table", w.target.String()).
-			Msg("target column types differ from the ones the sink creates; using pgx's generic COPY")
-	}
-	return nil
+	return binaryCopyLayout(oids), nil
 }
 
 // insertViaStage COPYs rows into a temporary table and moves them to the

@@ -477,8 +477,8 @@ func TestWriteIntoTablesOfOtherTypes(t *testing.T) {
 				c.DeadLetterTable = w.deadLetter.String()
 				c.ProgressTable = w.progress.String()
 			})
-			if u.targetPayload != tt.want {
-				t.Fatalf("payload encoding %d, want %d", u.targetPayload, tt.want)
+			if got := describeWith(t, u, u.sql.describeTarget); got != tt.want {
+				t.Fatalf("payload encoding %d, want %d", got, tt.want)
 			}
 			rows := makeRows("shardId-000000000002", 50, 300)
 			rows[3].Payload = []byte(`{"broken":`) // dead-lettered, the others written
@@ -501,5 +501,48 @@ func TestWriteIntoTablesOfOtherTypes(t *testing.T) {
 				t.Fatalf("table has %d rows, max seq %s, payload %.40s", n, seq, payload)
 			}
 		})
+	}
+}
+
+func describeWith(t *testing.T, w *Writer, describe string) payloadEncoding {
+	t.Helper()
+	conn, err := w.pool.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	enc, err := describeCopy(context.Background(), conn.Conn().PgConn(), describe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enc
+}
+
+// TestWriteAfterColumnTypeChange alters the payload column while the
+// Writer is open: binary COPY rows carry no types, so jsonb's version byte
+// must not end up in a text column.
+func TestWriteAfterColumnTypeChange(t *testing.T) {
+	url := testDatabaseURL(t)
+	w := openTest(t, url, nil)
+	ctx := context.Background()
+	rows := makeRows("shardId-000000000003", 20, 100)
+	if _, err := w.Write(ctx, rows[:10]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.pool.Exec(ctx, `ALTER TABLE `+w.target.sql()+` ALTER COLUMN payload TYPE TEXT`); err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range [][]Row{rows[10:15], rows[:15]} { // direct COPY, then a replay through the stage
+		if res, err := w.Write(ctx, part); err != nil || res.Written != len(part) {
+			t.Fatalf("written %d: %v", res.Written, err)
+		}
+	}
+	var bad int
+	q := `SELECT count(*) FROM ` + w.target.sql() + ` WHERE left(payload, 1) <> '{'`
+	if err := w.pool.QueryRow(ctx, q).Scan(&bad); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, w.pool, w.target); n != 15 || bad != 0 {
+		t.Fatalf("%d rows, %d payloads not starting with '{'", n, bad)
 	}
 }

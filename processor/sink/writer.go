@@ -82,21 +82,21 @@ type Result struct {
 
 // Writer writes rows to one target table. It is safe for concurrent use.
 type Writer struct {
-	pool           *pgxpool.Pool
-	dialect        Dialect
-	sql            statements
-	target         tableName
-	deadLetter     tableName
-	progress       tableName
-	chunkSize      int
-	attemptTimeout time.Duration
-	retry          retrier
-	log            zerolog.Logger
-	method         writeMethod
-	cdc            *cdcState    // nil unless opened with Config.CDCTables
-	skipDirectCopy atomic.Int32 // chunks left that bypass the direct COPY (see insertCopy)
-	targetPayload  payloadEncoding
-	closed         atomic.Bool
+	pool              *pgxpool.Pool
+	dialect           Dialect
+	sql               statements
+	target            tableName
+	deadLetter        tableName
+	progress          tableName
+	chunkSize         int
+	attemptTimeout    time.Duration
+	retry             retrier
+	log               zerolog.Logger
+	method            writeMethod
+	cdc               *cdcState    // nil unless opened with Config.CDCTables
+	skipDirectCopy    atomic.Int32 // chunks left that bypass the direct COPY (see insertCopy)
+	genericCopyLogged atomic.Bool
+	closed            atomic.Bool
 }
 
 // Open connects to databaseURL, detects the dialect and prepares the tables.
@@ -191,11 +191,6 @@ func (w *Writer) setup(ctx context.Context, cfg Config, policy string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("sink: %w", err)
-	}
-	if w.method == methodCopy && w.cdc == nil {
-		if _, err := startup.do(ctx, "describe target", w.describeTarget); err != nil {
-			return fmt.Errorf("sink: %w", err)
-		}
 	}
 	return nil
 }

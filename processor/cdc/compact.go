@@ -29,6 +29,27 @@ func Compact(changes []Change) []Change {
 	return out
 }
 
+// Rounds splits changes, in order, into groups in which no row appears
+// twice, for callers that must apply every change rather than the newest
+// per row (replaying dead letters: each one is done or still failing on its
+// own). An upsert statement may not touch a row twice; across rounds the
+// version guard keeps the newest state whatever the order.
+func Rounds(changes []Change) [][]Change {
+	seen := make(map[string]int, len(changes)) // row → rounds it is in so far
+	var rounds [][]Change
+	var key []byte
+	for i := range changes {
+		key = rowKey(key[:0], &changes[i])
+		r := seen[string(key)]
+		seen[string(key)] = r + 1
+		if r == len(rounds) {
+			rounds = append(rounds, nil)
+		}
+		rounds[r] = append(rounds[r], changes[i])
+	}
+	return rounds
+}
+
 // rowKey identifies a row: the table and a length-prefixed, type-tagged
 // rendering of the key values, so that distinct keys never collide.
 func rowKey(b []byte, c *Change) []byte {

@@ -263,3 +263,31 @@ func TestDynamoDBSourceTable(t *testing.T) {
 		t.Fatalf("other table: %+v %v", ev, err)
 	}
 }
+
+func TestRoundsHoldEachRowOnce(t *testing.T) {
+	d := testDynamo(t, Base64)
+	mk := func(key string, micros int64, seq string) Change {
+		ev, err := d.Decode(rec(ddbEvent("MODIFY", key, `{"v":{"N":"1"}}`, micros), seq))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *ev.Change
+	}
+	keyBar := `{"device":{"S":"bar"},"ts":{"N":"1720740233"}}`
+	in := []Change{mk(keyFoo, 10, "1"), mk(keyBar, 5, "2"), mk(keyFoo, 30, "3"), mk(keyFoo, 20, "4"), mk(keyBar, 6, "5")}
+	var got [][]string
+	for _, r := range Rounds(in) {
+		var seqs []string
+		for _, c := range r {
+			seqs = append(seqs, c.Source.SequenceNumber)
+		}
+		got = append(got, seqs)
+	}
+	want := [][]string{{"1", "2"}, {"3", "5"}, {"4"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("rounds %v, want %v", got, want)
+	}
+	if len(Rounds(nil)) != 0 {
+		t.Fatal("rounds of nothing")
+	}
+}

@@ -297,3 +297,80 @@ func TestDiscardModeNeedsNoDatabase(t *testing.T) {
 		t.Fatalf("exit %+v %v", exit, err)
 	}
 }
+
+// TestReplayChangeDeadLetters runs the operator's path for change events:
+// a DMS record with a column nobody configured is dead-lettered while the
+// others are applied; after the column is added to the table and to the
+// configuration, `kinesis-cratedb replay` applies it and clears the
+// dead-letter table.
+func TestReplayChangeDeadLetters(t *testing.T) {
+	url := pgtest.DatabaseURL(t)
+	base := uniqueTable(t)
+	target := base + "_orders"
+	settings := func(types string) map[string]string {
+		return map[string]string{"sink.databaseUrl": url, "sink.table": base, "sink.format": "dms",
+			"sink.dms.tables": "public.orders:id", "sink.dms.mapping": "direct", "sink.dms.columnTypes": types,
+			"sink.dms.tableMapping": "public.orders=" + target}
+	}
+	child := startChild(t, settings("public.orders.id:BIGINT, public.orders.total:DOUBLE"), nil)
+	ctx := context.Background()
+	if err := child.Initialize(ctx, "shardId-000000000005", ptr("TRIM_HORIZON"), ptr(int64(0))); err != nil {
+		t.Fatal(err)
+	}
+	recs := batch(0, 3, func(i int) string {
+		note := ""
+		if i == 1 {
+			note = `,"note":"gift wrap"`
+		}
+		return fmt.Sprintf(`{"data":{"id":%d,"total":%d.5%s},"metadata":{"timestamp":"2024-07-21T15:04:05.%06dZ",`+
+			`"record-type":"data","operation":"insert","partition-key-type":"primary-key","schema-name":"public","table-name":"orders"}}`, i, i, note, i)
+	})
+	if err := child.ProcessRecords(ctx, recs, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := child.LeaseLost(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if exit, err := child.Close(); err != nil || exit.Code != 0 {
+		t.Fatalf("exit %+v, %v", exit, err)
+	}
+	if n := count(t, url, `SELECT count(*) FROM `+target); n != 2 {
+		t.Fatalf("%d rows before the replay, want 2", n)
+	}
+	if n := count(t, url, `SELECT count(*) FROM `+base+`_deadletter WHERE error LIKE '%note%'`); n != 1 {
+		t.Fatalf("%d dead letters naming the column, want 1", n)
+	}
+
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `ALTER TABLE `+target+` ADD COLUMN note TEXT`); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	fixed := settings("public.orders.id:BIGINT, public.orders.total:DOUBLE, public.orders.note:TEXT")
+	fixed["sink.logFile"] = filepath.Join(dir, "record_processor.log")
+	var lines []string
+	for k, v := range fixed {
+		lines = append(lines, k+" = "+v)
+	}
+	props := filepath.Join(dir, "fixed.properties")
+	if err := os.WriteFile(props, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(childBinary, "replay", "--properties", props).CombinedOutput()
+	if err != nil {
+		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "Replayed:1") {
+		t.Errorf("replay reported %s", out)
+	}
+	if n := count(t, url, `SELECT count(*) FROM `+target+` WHERE id = 1 AND note = 'gift wrap' AND total = 1.5`); n != 1 {
+		t.Fatalf("replayed row missing")
+	}
+	if n := count(t, url, `SELECT count(*) FROM `+base+`_deadletter`); n != 0 {
+		t.Fatalf("%d dead letters left", n)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -263,4 +264,65 @@ func TestCDCApplyChunks(t *testing.T) {
 	if a, b := len(liveRows(t, w, doc)), len(liveRows(t, w, direct)); a != 50 || b != 50 {
 		t.Fatalf("%d, %d rows", a, b)
 	}
+}
+
+// TestReplayChanges replays change dead letters: decodable changes are
+// applied (two of one row included, newest wins) and removed, a skipped
+// record is removed, an undecodable one and a table control record stay.
+func TestReplayChanges(t *testing.T) {
+	url := testDatabaseURL(t)
+	bothPaths(t, func(t *testing.T, batch bool) {
+		spec := docSpec()
+		w := openCDCTest(t, url, spec)
+		useBatch(w, batch)
+		ctx := context.Background()
+		apply(t, w, change(spec, cdc.Upsert, []any{"b", int64(2)}, 100, 10, `{"v":"b1"}`))
+
+		events := map[int]cdc.Event{}
+		for seq, c := range map[int]cdc.Change{
+			1: change(spec, cdc.Upsert, []any{"a", int64(1)}, 200, 1, `{"v":"a-new"}`),
+			2: change(spec, cdc.Upsert, []any{"a", int64(1)}, 150, 2, `{"v":"a-old"}`), // older, same row
+			6: change(spec, cdc.Delete, []any{"b", int64(2)}, 300, 6, ""),
+		} {
+			events[seq] = cdc.Event{Change: &c}
+		}
+		events[4] = cdc.Event{Control: &cdc.Control{Kind: cdc.DropTable, Table: spec}}
+		events[5] = cdc.Event{Skipped: "another source table"}
+		var dls []DeadLetter
+		for seq := 1; seq <= 6; seq++ {
+			dls = append(dls, DeadLetter{ShardID: "shardId-000000000001", SequenceNumber: fmt.Sprint(seq),
+				Raw: []byte(fmt.Sprintf(`{"seq":%d}`, seq)), Stage: StageWrite, Err: "refused before"})
+		}
+		if err := w.WriteDeadLetters(ctx, dls); err != nil {
+			t.Fatal(err)
+		}
+		res, err := w.ReplayChanges(ctx, ReplayFilter{PageSize: 4}, func(dl DeadLetter) (cdc.Event, error) {
+			var raw struct{ Seq int }
+			if err := json.Unmarshal(dl.Raw, &raw); err != nil {
+				return cdc.Event{}, err
+			}
+			if ev, ok := events[raw.Seq]; ok {
+				return ev, nil
+			}
+			return cdc.Event{}, fmt.Errorf("still broken: record %d", raw.Seq)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res != (ReplayResult{Scanned: 6, Replayed: 4, StillFailing: 2}) {
+			t.Fatalf("result %+v", res)
+		}
+		rows := liveRows(t, w, w.cdc.order[0])
+		if len(rows) != 1 || !strings.Contains(rows[0], `"a-new"`) {
+			t.Fatalf("live rows %v", rows)
+		}
+		left, err := w.readDeadLetters(ctx, "", rowKey{subSeq: math.MinInt64}, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) != 2 || left[0].SequenceNumber != "3" || !strings.Contains(left[0].Err, "still broken") ||
+			left[1].SequenceNumber != "4" || left[1].Err != controlNotReplayed {
+			t.Fatalf("dead letters left: %+v", left)
+		}
+	})
 }

@@ -3,11 +3,13 @@ package sink
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"math"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
 )
 
 // WriteDeadLetters stores records that could not be processed. Writing the
@@ -133,6 +135,31 @@ const defaultReplayPageSize = 1000
 // that now succeed to the target table and deletes them from the dead-letter
 // table. Rows that still fail stay, with their error text updated.
 func (w *Writer) ReplayDeadLetters(ctx context.Context, filter ReplayFilter, decode func(DeadLetter) (Row, error)) (ReplayResult, error) {
+	return w.replayPages(ctx, filter, func(ctx context.Context, page []DeadLetter, res *ReplayResult) error {
+		return w.replayPage(ctx, page, decode, res)
+	})
+}
+
+// ReplayChanges is ReplayDeadLetters for a change-data-capture writer: it
+// decodes dead letters into change events again and applies them. The
+// version guard makes a late change harmless, so each one is applied on its
+// own merits; a change of a row that a newer change already passed leaves
+// the row as it is and counts as replayed. Table control records (DMS
+// create and drop) are not replayed: a drop run late would remove newer
+// rows. They stay, with a note to apply them by hand.
+func (w *Writer) ReplayChanges(ctx context.Context, filter ReplayFilter, decode func(DeadLetter) (cdc.Event, error)) (ReplayResult, error) {
+	if w.cdc == nil {
+		return ReplayResult{}, errors.New("sink: ReplayChanges needs a writer opened with Config.CDCTables")
+	}
+	return w.replayPages(ctx, filter, func(ctx context.Context, page []DeadLetter, res *ReplayResult) error {
+		return w.replayChangePage(ctx, page, decode, res)
+	})
+}
+
+// replayPages reads the dead-letter table page by page, in key order, and
+// hands each page to replay.
+func (w *Writer) replayPages(ctx context.Context, filter ReplayFilter,
+	replay func(context.Context, []DeadLetter, *ReplayResult) error) (ReplayResult, error) {
 	var res ReplayResult
 	pageSize := filter.PageSize
 	if pageSize <= 0 {
@@ -167,7 +194,7 @@ func (w *Writer) ReplayDeadLetters(ctx context.Context, filter ReplayFilter, dec
 		last := page[len(page)-1]
 		after = rowKey{last.ShardID, last.SequenceNumber, last.SubSequenceNumber}
 		res.Scanned += len(page)
-		if err := w.replayPage(ctx, page, decode, &res); err != nil {
+		if err := replay(ctx, page, &res); err != nil {
 			return res, fmt.Errorf("sink: replay: %w", err)
 		}
 		if len(page) < n {
@@ -175,6 +202,68 @@ func (w *Writer) ReplayDeadLetters(ctx context.Context, filter ReplayFilter, dec
 		}
 	}
 	return res, nil
+}
+
+// controlNotReplayed is the error a table control record keeps in the
+// dead-letter table.
+const controlNotReplayed = "table control records are not replayed (a late drop would remove newer rows): " +
+	"create or drop the table by hand, then delete this dead letter"
+
+func (w *Writer) replayChangePage(ctx context.Context, page []DeadLetter, decode func(DeadLetter) (cdc.Event, error), res *ReplayResult) error {
+	var changes []cdc.Change
+	var failing []DeadLetter
+	var done []rowKey
+	for _, dl := range page {
+		ev, err := decode(dl)
+		switch {
+		case err != nil:
+			dl.Stage, dl.Err = StageDecode, cleanText(err.Error(), maxErrorText)
+			failing = append(failing, dl)
+		case ev.Change != nil:
+			// Apply dead-letters a refused change under its source's key:
+			// the dead letter's own.
+			c := *ev.Change
+			c.Source = cdc.Record{ShardID: dl.ShardID, SequenceNumber: dl.SequenceNumber, SubSequenceNumber: dl.SubSequenceNumber,
+				PartitionKey: dl.PartitionKey, ArrivedAt: dl.ArrivedAt, Data: dl.Raw}
+			changes = append(changes, c)
+		case ev.Control != nil:
+			dl.Stage, dl.Err = StageDecode, controlNotReplayed
+			failing = append(failing, dl)
+		default: // the decoder skips it now: nothing to apply
+			done = append(done, rowKey{dl.ShardID, dl.SequenceNumber, dl.SubSequenceNumber})
+		}
+	}
+	if err := w.WriteDeadLetters(ctx, failing); err != nil {
+		return err
+	}
+	for _, round := range cdc.Rounds(changes) {
+		ar, err := w.Apply(ctx, round)
+		if err != nil {
+			return err
+		}
+		refused := make(map[rowKey]bool, len(ar.DeadLettered))
+		for _, d := range ar.DeadLettered {
+			refused[rowKey{d.ShardID, d.SequenceNumber, d.SubSequenceNumber}] = true
+		}
+		for _, c := range round {
+			if k := (rowKey{c.Source.ShardID, c.Source.SequenceNumber, c.Source.SubSequenceNumber}); !refused[k] {
+				done = append(done, k)
+			}
+		}
+	}
+	return w.finishReplay(ctx, page, done, res)
+}
+
+// finishReplay deletes the dead letters that are now stored and counts.
+func (w *Writer) finishReplay(ctx context.Context, page []DeadLetter, done []rowKey, res *ReplayResult) error {
+	if _, err := w.retry.do(ctx, "delete replayed dead letters", func(ctx context.Context) error {
+		return w.deleteDeadLetters(ctx, done)
+	}); err != nil {
+		return err
+	}
+	res.Replayed += len(done)
+	res.StillFailing += len(page) - len(done)
+	return nil
 }
 
 func (w *Writer) replayPage(ctx context.Context, page []DeadLetter, decode func(DeadLetter) (Row, error), res *ReplayResult) error {
@@ -211,14 +300,7 @@ func (w *Writer) replayPage(ctx context.Context, page []DeadLetter, decode func(
 			done = append(done, origin[i])
 		}
 	}
-	if _, err := w.retry.do(ctx, "delete replayed dead letters", func(ctx context.Context) error {
-		return w.deleteDeadLetters(ctx, done)
-	}); err != nil {
-		return err
-	}
-	res.Replayed += len(done)
-	res.StillFailing += len(page) - len(done)
-	return nil
+	return w.finishReplay(ctx, page, done, res)
 }
 
 func (w *Writer) readDeadLetters(ctx context.Context, shard string, after rowKey, limit int) ([]DeadLetter, error) {

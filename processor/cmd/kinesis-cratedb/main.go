@@ -193,24 +193,29 @@ func replay(ctx context.Context, s config.Settings, dec decode.Decoder, shard st
 		fmt.Fprintln(os.Stderr, "kinesis-cratedb: replay needs sink.mode = write")
 		return exitConfig
 	}
-	if s.CDC != nil {
-		fmt.Fprintln(os.Stderr, "kinesis-cratedb: replay of change-event dead letters is not supported yet")
-		return exitConfig
-	}
 	w, err := openSink(ctx, s, log)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kinesis-cratedb: %v\n", err)
 		return exitFailure
 	}
 	defer w.Close()
-	res, err := w.ReplayDeadLetters(ctx, sink.ReplayFilter{ShardID: shard}, func(dl sink.DeadLetter) (sink.Row, error) {
-		payload, err := dec.Decode(dl.Raw)
-		if err != nil {
-			return sink.Row{}, err
-		}
-		return sink.Row{ShardID: dl.ShardID, SequenceNumber: dl.SequenceNumber, SubSequenceNumber: dl.SubSequenceNumber,
-			PartitionKey: dl.PartitionKey, ArrivedAt: dl.ArrivedAt, Payload: payload, Raw: dl.Raw}, nil
-	})
+	filter := sink.ReplayFilter{ShardID: shard}
+	var res sink.ReplayResult
+	if s.CDC != nil {
+		res, err = w.ReplayChanges(ctx, filter, func(dl sink.DeadLetter) (cdc.Event, error) {
+			return s.CDC.Decode(cdc.Record{ShardID: dl.ShardID, SequenceNumber: dl.SequenceNumber, SubSequenceNumber: dl.SubSequenceNumber,
+				PartitionKey: dl.PartitionKey, ArrivedAt: dl.ArrivedAt, Data: dl.Raw})
+		})
+	} else {
+		res, err = w.ReplayDeadLetters(ctx, filter, func(dl sink.DeadLetter) (sink.Row, error) {
+			payload, err := dec.Decode(dl.Raw)
+			if err != nil {
+				return sink.Row{}, err
+			}
+			return sink.Row{ShardID: dl.ShardID, SequenceNumber: dl.SequenceNumber, SubSequenceNumber: dl.SubSequenceNumber,
+				PartitionKey: dl.PartitionKey, ArrivedAt: dl.ArrivedAt, Payload: payload, Raw: dl.Raw}, nil
+		})
+	}
 	fmt.Fprintf(os.Stderr, "replayed: %+v\n", res)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(os.Stderr, "kinesis-cratedb: replay: %v\n", err)

@@ -161,7 +161,12 @@ func (c *conn) decode(line []byte) (message, error) {
 	mem := c.takeSpare()
 	m, err := decodeMessage(line, mem)
 	c.release(line)
-	if m.Records == nil {
+	if len(m.Records) == 0 {
+		// Nothing to lend: the spare goes straight back, and an empty batch
+		// gets a slice of its own, which its processor may append to.
+		if m.Records != nil {
+			m.Records = []Record{}
+		}
 		c.putSpare(mem)
 		return m, err
 	}

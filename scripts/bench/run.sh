@@ -26,7 +26,7 @@
 #   ours-pg-nopipeline  our child into PostgreSQL with sink.pipeline = false
 #   ours-*-memlimit our child with GOMEMLIMIT=$MEMLIMIT: what the child's default soft
 #                   memory limit (main.go) costs and saves
-#   ours-*-allcores our child with GOMAXPROCS=$(nproc) instead of its default 1 (main.go)
+#   ours-*-onecore  our child with GOMAXPROCS=1 (one core per child, for hosts with many shards)
 #   profiles        CPU profiles of our child (discard and PostgreSQL), `go tool pprof -top`
 #   go test -bench  the hot-path benchmarks with allocation counts
 #   e2e             the real Java daemon + kinesis-mock + dynalite + our child + PostgreSQL:
@@ -35,12 +35,12 @@
 # Environment (defaults in brackets):
 #   BENCH_DATABASE_URL  use this PostgreSQL instead of starting one
 #   BENCH_PGPORT [55450]  BENCH_KINESIS_PORT [4668]  BENCH_KINESIS_TLS_PORT [4667]  BENCH_DYNAMODB_PORT [4669]
-#   RECORDS [200000] SEED_RECORDS [20000] SIZE [1024] BATCH [10000] SEED [1] REPEAT [3]
+#   RECORDS [200000] SEED_RECORDS [20000] SIZE [1024] BATCH [10000] SEED [1] REPEAT [5]
 #   OUR_CHILD           our child binary [a fresh build of ./processor/cmd/kinesis-cratedb in RESULTS_DIR]
 #   OUR_PROPERTIES_EXTRA  extra lines for its properties files
 #   MEMLIMIT [off]      GOMEMLIMIT of the RSS experiment ("" skips it)
 #   PROFILE [1] GOBENCH [1] GOBENCH_COUNT [3] E2E [1] DURABLE [1]   0 skips that part
-#   DURABLE_REPEAT [2]
+#   DURABLE_REPEAT [3]
 #   E2E_RECORDS [10000] E2E_LATENCY_RECORDS [1000] E2E_LATENCY_RATE [100] E2E_SHARDS [2]
 #   RESULTS_DIR         raw results, logs, profiles [.stack/bench/<time>]
 set -uo pipefail
@@ -53,14 +53,14 @@ SEED_RECORDS=${SEED_RECORDS:-20000}
 SIZE=${SIZE:-1024}
 BATCH=${BATCH:-10000}
 SEED=${SEED:-1}
-REPEAT=${REPEAT:-3}
+REPEAT=${REPEAT:-5}
 MEMLIMIT=${MEMLIMIT-off}
 PROFILE=${PROFILE:-1}
 GOBENCH=${GOBENCH:-1}
 GOBENCH_COUNT=${GOBENCH_COUNT:-3}
 E2E=${E2E:-1}
 DURABLE=${DURABLE:-1}
-DURABLE_REPEAT=${DURABLE_REPEAT:-2}
+DURABLE_REPEAT=${DURABLE_REPEAT:-3}
 E2E_RECORDS=${E2E_RECORDS:-10000}
 E2E_LATENCY_RECORDS=${E2E_LATENCY_RECORDS:-1000}
 E2E_LATENCY_RATE=${E2E_LATENCY_RATE:-100}
@@ -260,9 +260,9 @@ if [ -n "$MEMLIMIT" ]; then
 	bench ours-discard-memlimit 1 "$RECORDS" - -- env GOMEMLIMIT="$MEMLIMIT" "$OUR_CHILD" --properties "$RESULTS_DIR/ours-discard.properties"
 	bench ours-pg-memlimit 1 "$RECORDS" bench_ours -- env GOMEMLIMIT="$MEMLIMIT" "$OUR_CHILD" --properties "$RESULTS_DIR/ours-pg.properties"
 fi
-# The child runs on one core (GOMAXPROCS=1, main.go); what all cores change.
-bench ours-discard-allcores 1 "$RECORDS" - -- env GOMAXPROCS="$(nproc)" "$OUR_CHILD" --properties "$RESULTS_DIR/ours-discard.properties"
-bench ours-pg-allcores 1 "$RECORDS" bench_ours -- env GOMAXPROCS="$(nproc)" "$OUR_CHILD" --properties "$RESULTS_DIR/ours-pg.properties"
+# One core per child (GOMAXPROCS=1), an option for hosts running many shards.
+bench ours-discard-onecore 1 "$RECORDS" - -- env GOMAXPROCS=1 "$OUR_CHILD" --properties "$RESULTS_DIR/ours-discard.properties"
+bench ours-pg-onecore 1 "$RECORDS" bench_ours -- env GOMAXPROCS=1 "$OUR_CHILD" --properties "$RESULTS_DIR/ours-pg.properties"
 
 # --- CPU profiles of the child ------------------------------------------------
 if [ "$PROFILE" = 1 ]; then

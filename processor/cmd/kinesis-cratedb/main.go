@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -48,20 +47,9 @@ const (
 // a peak RSS of 56-60 MiB (scripts/bench).
 const defaultMemoryLimit = 54 << 20
 
-// defaultProcs is the child's GOMAXPROCS unless GOMAXPROCS says otherwise.
-// A child serves one shard, whose reads Kinesis caps at a few MB/s, far
-// below one core's 300,000 records/s; a worker scales out with one child
-// per shard, and each child with every core's worth of threads would crowd
-// its siblings and a database on the same host. Measured on 2 cores with
-// PostgreSQL beside it: 97-101k rows/s instead of 94-97k, 10 % less CPU.
-const defaultProcs = 1
-
 func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(defaultMemoryLimit)
-	}
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(defaultProcs)
 	}
 	os.Exit(run(os.Args[1:]))
 }

@@ -98,33 +98,6 @@ func BenchmarkBatch(b *testing.B) {
 	})
 }
 
-// repeatReader yields head, then body n times, then tail.
-type repeatReader struct {
-	head, body, tail []byte
-	n                int
-	cur              []byte
-	stage            int
-}
-
-func (r *repeatReader) Read(p []byte) (int, error) {
-	for len(r.cur) == 0 {
-		switch {
-		case r.stage == 0:
-			r.cur, r.stage = r.head, 1
-		case r.stage == 1 && r.n > 0:
-			r.cur = r.body
-			r.n--
-		case r.stage == 1:
-			r.cur, r.stage = r.tail, 2
-		default:
-			return 0, io.EOF
-		}
-	}
-	n := copy(p, r.cur)
-	r.cur = r.cur[n:]
-	return n, nil
-}
-
 // BenchmarkChild is the whole child in process with the discard sink
 // (sink.mode = discard): protocol lines in, line reading, message and
 // base64 decoding, payload validation, row building, status lines out. It
@@ -133,14 +106,14 @@ func BenchmarkChild(b *testing.B) {
 	recs := benchRecords(b)
 	zero := int64(0)
 	trim := daemonsim.SentinelTrimHorizon
-	in := &repeatReader{
-		head: daemonsim.AppendInitialize(nil, daemonsim.DefaultShardID, &trim, &zero),
-		body: daemonsim.AppendProcessRecords(nil, recs, &zero),
-		tail: []byte(`{"action":"leaseLost"}` + "\n"),
-		n:    b.N,
+	in := &daemonsim.Repeat{
+		Head: daemonsim.AppendInitialize(nil, daemonsim.DefaultShardID, &trim, &zero),
+		Body: daemonsim.AppendProcessRecords(nil, recs, &zero),
+		Tail: []byte(`{"action":"leaseLost"}` + "\n"),
+		N:    b.N,
 	}
 	p := newProcessor(ingest.Discard{})
-	b.SetBytes(int64(len(in.body)))
+	b.SetBytes(int64(len(in.Body)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	if err := (&kcl.Process{Processor: p, In: in, Out: io.Discard, Err: io.Discard}).Run(context.Background()); err != nil {

@@ -38,39 +38,11 @@ func benchLine(b *testing.B) ([]byte, []daemonsim.Record) {
 	return daemonsim.AppendProcessRecords(nil, recs, &zero), recs
 }
 
-// repeatReader yields head, then body n times, then tail: a daemon's stdin
-// without holding n copies of a 14 MB line in memory.
-type repeatReader struct {
-	head, body, tail []byte
-	n                int
-	cur              []byte
-	stage            int
-}
-
-func (r *repeatReader) Read(p []byte) (int, error) {
-	for len(r.cur) == 0 {
-		switch {
-		case r.stage == 0:
-			r.cur, r.stage = r.head, 1
-		case r.stage == 1 && r.n > 0:
-			r.cur = r.body
-			r.n--
-		case r.stage == 1:
-			r.cur, r.stage = r.tail, 2
-		default:
-			return 0, io.EOF
-		}
-	}
-	n := copy(p, r.cur)
-	r.cur = r.cur[n:]
-	return n, nil
-}
-
 // BenchmarkReadLine reads processRecords lines from a buffered stream into
 // a reused buffer, as conn.readLoop does.
 func BenchmarkReadLine(b *testing.B) {
 	line, _ := benchLine(b)
-	in := &repeatReader{body: line, n: b.N}
+	in := &daemonsim.Repeat{Body: line, N: b.N}
 	br := bufio.NewReaderSize(in, 64<<10)
 	var buf []byte
 	b.SetBytes(int64(len(line)))
@@ -187,11 +159,11 @@ func BenchmarkProcessLoop(b *testing.B) {
 	line, _ := benchLine(b)
 	zero := int64(0)
 	trim := "TRIM_HORIZON"
-	in := &repeatReader{
-		head: daemonsim.AppendInitialize(nil, daemonsim.DefaultShardID, &trim, &zero),
-		body: line,
-		tail: []byte(`{"action":"leaseLost"}` + "\n"),
-		n:    b.N,
+	in := &daemonsim.Repeat{
+		Head: daemonsim.AppendInitialize(nil, daemonsim.DefaultShardID, &trim, &zero),
+		Body: line,
+		Tail: []byte(`{"action":"leaseLost"}` + "\n"),
+		N:    b.N,
 	}
 	p := &nopProcessor{}
 	b.SetBytes(int64(len(line)))

@@ -2,8 +2,6 @@ package sink
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -47,19 +45,7 @@ func TestCDCStatementsGolden(t *testing.T) {
 					}
 				}
 			}
-			path := filepath.Join("testdata", "cdc_"+d.String()+".sql.golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -run Golden -update to create it)", err)
-			}
-			if b.String() != string(want) {
-				t.Errorf("CDC SQL for %s differs from %s (run with -update after checking):\n%s", d, path, b.String())
-			}
+			checkGolden(t, "cdc_"+d.String()+".sql.golden", b.String())
 		})
 	}
 }

@@ -40,23 +40,29 @@ func TestStatementsGolden(t *testing.T) {
 					fmt.Fprintf(&b, "-- %s\n%s;\n\n", ns[0], ns[1])
 				}
 			}
-			path := filepath.Join("testdata", d.String()+".sql.golden")
-			if *update {
-				if err := os.MkdirAll("testdata", 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -run Golden -update to create it)", err)
-			}
-			if b.String() != string(want) {
-				t.Errorf("SQL for %s differs from %s (run with -update after checking):\n%s", d, path, b.String())
-			}
+			checkGolden(t, d.String()+".sql.golden", b.String())
 		})
+	}
+}
+
+// checkGolden compares got with testdata/name, which -update rewrites.
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run Golden -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("SQL differs from %s (run with -update after checking):\n%s", path, got)
 	}
 }
 

@@ -12,6 +12,7 @@ package cdc
 import (
 	"encoding/json"
 	"fmt"
+	"iter"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,29 @@ func (t Type) String() string {
 		return s
 	}
 	return "type(" + strconv.Itoa(int(t)) + ")"
+}
+
+// settingEntries yields the trimmed, non-empty entries of a comma-separated
+// setting.
+func settingEntries(s string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for part := range strings.SplitSeq(s, ",") {
+			if part = strings.TrimSpace(part); part != "" && !yield(part) {
+				return
+			}
+		}
+	}
+}
+
+// cutType splits a "name:TYPE" entry at its last colon, so names may hold
+// colons; ok is false when there is no colon or no name before it.
+func cutType(entry string) (name, typ string, ok bool) {
+	i := strings.LastIndexByte(entry, ':')
+	if i < 0 {
+		return "", "", false
+	}
+	name, typ = strings.TrimSpace(entry[:i]), strings.TrimSpace(entry[i+1:])
+	return name, typ, name != ""
 }
 
 // ParseType reads a column type as written in the settings. Aliases follow

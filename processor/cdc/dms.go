@@ -88,22 +88,18 @@ func ParseDMSTables(spec string, layout Layout) (map[string]*Table, error) {
 // adds the other columns: the real columns of Direct tables, typing hints
 // for data fields of Document tables.
 func ApplyColumnTypes(sources map[string]*Table, spec string) error {
-	for part := range strings.SplitSeq(spec, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		i := strings.LastIndexByte(part, ':')
-		j := strings.LastIndexByte(part[:max(i, 0)], '.')
-		if i <= 0 || j <= 0 {
+	for part := range settingEntries(spec) {
+		name, typText, ok := cutType(part)
+		j := strings.LastIndexByte(name, '.')
+		if !ok || j <= 0 {
 			return fmt.Errorf("column type %q: want schema.table.column:TYPE", part)
 		}
-		src, col := strings.TrimSpace(part[:j]), strings.TrimSpace(part[j+1:i])
+		src, col := strings.TrimSpace(name[:j]), strings.TrimSpace(name[j+1:])
 		t := sources[src]
 		if t == nil {
 			return fmt.Errorf("column type %q: table %q is not listed in the tables setting", part, src)
 		}
-		typ, err := ParseType(part[i+1:])
+		typ, err := ParseType(typText)
 		if err != nil {
 			return fmt.Errorf("column type %q: %w", part, err)
 		}
@@ -126,11 +122,7 @@ func ApplyColumnTypes(sources map[string]*Table, spec string) error {
 // "schema.table=target_schema.target, ...".
 func ApplyTableMapping(sources map[string]*Table, spec string) error {
 	targets := map[string]string{}
-	for part := range strings.SplitSeq(spec, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
+	for part := range settingEntries(spec) {
 		src, target, ok := strings.Cut(part, "=")
 		src, target = strings.TrimSpace(src), strings.TrimSpace(target)
 		if !ok || src == "" || target == "" {

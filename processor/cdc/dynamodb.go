@@ -46,21 +46,17 @@ type DynamoKey struct {
 func ParseDynamoKeys(s string) ([]DynamoKey, error) {
 	var keys []DynamoKey
 	seen := map[string]bool{}
-	for part := range strings.SplitSeq(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		i := strings.LastIndexByte(part, ':')
-		if i <= 0 {
+	for part := range settingEntries(s) {
+		name, tag, ok := cutType(part)
+		if !ok {
 			return nil, fmt.Errorf("key %q: want name:S, name:N or name:B", part)
 		}
-		name, tag := strings.TrimSpace(part[:i]), strings.ToUpper(strings.TrimSpace(part[i+1:]))
+		tag = strings.ToUpper(tag)
 		if tag != "S" && tag != "N" && tag != "B" {
 			return nil, fmt.Errorf("key %q: type %q is not S, N or B", part, tag)
 		}
-		if name == "" || seen[name] {
-			return nil, fmt.Errorf("key %q: empty or repeated name", part)
+		if seen[name] {
+			return nil, fmt.Errorf("key %q: repeated name", part)
 		}
 		seen[name] = true
 		keys = append(keys, DynamoKey{Name: name, Tag: tag})
@@ -78,17 +74,12 @@ func ParseDynamoKeys(s string) ([]DynamoKey, error) {
 func ParseColumns(s string) ([]Column, error) {
 	var cols []Column
 	seen := map[string]bool{}
-	for part := range strings.SplitSeq(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		i := strings.LastIndexByte(part, ':')
-		if i <= 0 {
+	for part := range settingEntries(s) {
+		name, typ, ok := cutType(part)
+		if !ok {
 			return nil, fmt.Errorf("column %q: want name:TYPE", part)
 		}
-		name := strings.TrimSpace(part[:i])
-		t, err := ParseType(part[i+1:])
+		t, err := ParseType(typ)
 		if err != nil {
 			return nil, fmt.Errorf("column %q: %w", part, err)
 		}

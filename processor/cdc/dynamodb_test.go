@@ -191,8 +191,20 @@ func TestParseDynamoKeys(t *testing.T) {
 	if err != nil || len(keys) != 2 || keys[0] != (DynamoKey{"pk", "S"}) || keys[1] != (DynamoKey{"sort:key", "N"}) {
 		t.Fatalf("%v %v", keys, err)
 	}
-	for _, bad := range []string{"", "id", "id:X", "id:S,id:N", "a:S,b:S,c:S", ":S"} {
+	for _, bad := range []string{"", "id", "id:X", "id:S,id:N", "a:S,b:S,c:S", ":S", " :S"} {
 		if _, err := ParseDynamoKeys(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestParseColumns(t *testing.T) {
+	cols, err := ParseColumns(" price : double, a:b:TEXT ,")
+	if err != nil || len(cols) != 2 || cols[0] != (Column{"price", Double}) || cols[1] != (Column{"a:b", Text}) {
+		t.Fatalf("%v %v", cols, err)
+	}
+	for _, bad := range []string{"price", "price:MONEY", "a:TEXT,a:BIGINT", ":TEXT", " :TEXT"} {
+		if _, err := ParseColumns(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}

@@ -96,19 +96,30 @@ type rowKey struct {
 	subSeq     int64
 }
 
+func (d *DeadLetter) key() rowKey { return rowKey{d.ShardID, d.SequenceNumber, d.SubSequenceNumber} }
+
+// keySet holds the keys of dls.
+func keySet(dls []DeadLetter) map[rowKey]bool {
+	set := make(map[rowKey]bool, len(dls))
+	for i := range dls {
+		set[dls[i].key()] = true
+	}
+	return set
+}
+
 // lastPerKey drops all but the last entry per primary key: PostgreSQL's
 // ON CONFLICT DO UPDATE refuses to touch one row twice in a statement.
 func lastPerKey(dls []DeadLetter) []DeadLetter {
 	last := make(map[rowKey]int, len(dls))
 	for i, d := range dls {
-		last[rowKey{d.ShardID, d.SequenceNumber, d.SubSequenceNumber}] = i
+		last[d.key()] = i
 	}
 	if len(last) == len(dls) {
 		return dls
 	}
 	out := make([]DeadLetter, 0, len(last))
 	for i, d := range dls {
-		if last[rowKey{d.ShardID, d.SequenceNumber, d.SubSequenceNumber}] == i {
+		if last[d.key()] == i {
 			out = append(out, d)
 		}
 	}
@@ -192,7 +203,7 @@ func (w *Writer) replayPages(ctx context.Context, filter ReplayFilter,
 			break
 		}
 		last := page[len(page)-1]
-		after = rowKey{last.ShardID, last.SequenceNumber, last.SubSequenceNumber}
+		after = last.key()
 		res.Scanned += len(page)
 		if err := replay(ctx, page, &res); err != nil {
 			return res, fmt.Errorf("sink: replay: %w", err)
@@ -230,7 +241,7 @@ func (w *Writer) replayChangePage(ctx context.Context, page []DeadLetter, decode
 			dl.Stage, dl.Err = StageDecode, controlNotReplayed
 			failing = append(failing, dl)
 		default: // the decoder skips it now: nothing to apply
-			done = append(done, rowKey{dl.ShardID, dl.SequenceNumber, dl.SubSequenceNumber})
+			done = append(done, dl.key())
 		}
 	}
 	if err := w.WriteDeadLetters(ctx, failing); err != nil {
@@ -241,10 +252,7 @@ func (w *Writer) replayChangePage(ctx context.Context, page []DeadLetter, decode
 		if err != nil {
 			return err
 		}
-		refused := make(map[rowKey]bool, len(ar.DeadLettered))
-		for _, d := range ar.DeadLettered {
-			refused[rowKey{d.ShardID, d.SequenceNumber, d.SubSequenceNumber}] = true
-		}
+		refused := keySet(ar.DeadLettered)
 		for _, c := range round {
 			if k := (rowKey{c.Source.ShardID, c.Source.SequenceNumber, c.Source.SubSequenceNumber}); !refused[k] {
 				done = append(done, k)
@@ -281,7 +289,7 @@ func (w *Writer) replayPage(ctx context.Context, page []DeadLetter, decode func(
 			row.Raw = dl.Raw
 		}
 		rows = append(rows, row)
-		origin = append(origin, rowKey{dl.ShardID, dl.SequenceNumber, dl.SubSequenceNumber})
+		origin = append(origin, dl.key())
 	}
 	if err := w.WriteDeadLetters(ctx, undecodable); err != nil {
 		return err
@@ -290,10 +298,7 @@ func (w *Writer) replayPage(ctx context.Context, page []DeadLetter, decode func(
 	if err != nil {
 		return err
 	}
-	refused := make(map[rowKey]bool, len(wr.DeadLettered))
-	for _, d := range wr.DeadLettered {
-		refused[rowKey{d.ShardID, d.SequenceNumber, d.SubSequenceNumber}] = true
-	}
+	refused := keySet(wr.DeadLettered)
 	var done []rowKey
 	for i, r := range rows {
 		if !refused[rowKey{r.ShardID, r.SequenceNumber, r.SubSequenceNumber}] {

@@ -79,6 +79,7 @@ bench_stack_dir=$repo/.stack/bench-stack
 stack_env=(STACK_DIR="$bench_stack_dir" KINESIS_PORT="${BENCH_KINESIS_PORT:-4668}"
 	KINESIS_TLS_PORT="${BENCH_KINESIS_TLS_PORT:-4667}" DYNAMODB_PORT="${BENCH_DYNAMODB_PORT:-4669}")
 started_pg=0 started_stack=0
+bench_pg() { PGPORT=$BENCH_PGPORT PG_DIR=$bench_pg_dir bash scripts/pg.sh "$@"; }
 cleanup() {
 	if [ $started_stack = 1 ]; then
 		log "stopping kinesis-mock and dynalite"
@@ -86,7 +87,7 @@ cleanup() {
 	fi
 	if [ $started_pg = 1 ]; then
 		log "stopping PostgreSQL"
-		PGPORT=$BENCH_PGPORT PG_DIR=$bench_pg_dir bash scripts/pg.sh stop || true
+		bench_pg stop || true
 	fi
 }
 trap cleanup EXIT
@@ -95,8 +96,8 @@ trap 'exit 130' INT TERM
 if [ -z "${BENCH_DATABASE_URL:-}" ]; then
 	log "starting PostgreSQL on 127.0.0.1:$BENCH_PGPORT ($bench_pg_dir)"
 	started_pg=1
-	PGPORT=$BENCH_PGPORT PG_DIR=$bench_pg_dir bash scripts/pg.sh start || exit 1
-	BENCH_DATABASE_URL=$(PGPORT=$BENCH_PGPORT bash scripts/pg.sh url)
+	bench_pg start || exit 1
+	BENCH_DATABASE_URL=$(bench_pg url)
 fi
 export BENCH_DATABASE_URL
 
@@ -236,8 +237,7 @@ done
 # restarted, on its defaults, and then back on the throwaway settings.
 if [ "$DURABLE" = 1 ] && [ $started_pg = 1 ]; then
 	log "restarting PostgreSQL with its durable defaults"
-	PGPORT=$BENCH_PGPORT PG_DIR=$bench_pg_dir bash scripts/pg.sh stop &&
-		PGPORT=$BENCH_PGPORT PG_DIR=$bench_pg_dir PG_DURABLE=1 bash scripts/pg.sh start >/dev/null || exit 1
+	bench_pg stop && PG_DURABLE=1 bench_pg start >/dev/null || exit 1
 	sql "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')" >"$RESULTS_DIR/durable.txt"
 	for rep in $(seq 1 "$DURABLE_REPEAT"); do
 		bench ours-pg-durable "$rep" "$RECORDS" bench_ours -- "$OUR_CHILD" --properties "$RESULTS_DIR/ours-pg.properties"
@@ -245,8 +245,7 @@ if [ "$DURABLE" = 1 ] && [ $started_pg = 1 ]; then
 		bench kclpy-seed-durable "$rep" "$SEED_RECORDS" bench_kclpy_seed -- "$py" scripts/bench/kclpy_seed.py
 	done
 	log "restarting PostgreSQL with the throwaway settings"
-	PGPORT=$BENCH_PGPORT PG_DIR=$bench_pg_dir bash scripts/pg.sh stop &&
-		PGPORT=$BENCH_PGPORT PG_DIR=$bench_pg_dir bash scripts/pg.sh start >/dev/null || exit 1
+	bench_pg stop && bench_pg start >/dev/null || exit 1
 fi
 
 # sink.pipeline = false: each batch written before its status (older children

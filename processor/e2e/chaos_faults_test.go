@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/jackc/pgx/v5"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/localaws"
 )
@@ -86,10 +85,7 @@ func writtenAfter(t *testing.T, a sinkApp, after time.Time) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, a.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := a.connect(ctx, t)
 	defer conn.Close(ctx)
 	var n int
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM `+a.table+` WHERE written_at >= $1`, after).Scan(&n); err != nil {
@@ -109,10 +105,7 @@ func storedBefore(t *testing.T, a sinkApp, before time.Time) map[string]string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, a.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := a.connect(ctx, t)
 	defer conn.Close(ctx)
 	rows, err := conn.Query(ctx, `SELECT shard_id, max(seq::numeric)::text FROM (
 		SELECT shard_id, seq FROM `+a.table+` WHERE written_at < $1
@@ -212,10 +205,7 @@ func rowsPerShard(t *testing.T, a sinkApp) map[string]int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, a.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := a.connect(ctx, t)
 	defer conn.Close(ctx)
 	rows, err := conn.Query(ctx, `SELECT shard_id, count(*) FROM `+a.table+` GROUP BY 1`)
 	if err != nil {

@@ -176,10 +176,7 @@ func storedAfter(t *testing.T, a sinkApp, shard, seq string) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, a.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := a.connect(ctx, t)
 	defer conn.Close(ctx)
 	var n int
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM `+a.table+` WHERE shard_id = $1 AND seq::numeric > $2::numeric`, shard, seq).Scan(&n); err != nil {

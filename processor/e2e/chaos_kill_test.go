@@ -13,7 +13,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/jackc/pgx/v5"
 )
 
 // TestChaosChildKill kills one kinesis-cratedb child with SIGKILL, again and
@@ -169,10 +168,7 @@ func killDuringWrite(t *testing.T, a sinkApp, d *daemon) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	locker, err := pgx.Connect(ctx, a.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	locker := a.connect(ctx, t)
 	defer locker.Close(context.Background())
 	tx, err := locker.Begin(ctx)
 	if err != nil {
@@ -182,10 +178,7 @@ func killDuringWrite(t *testing.T, a sinkApp, d *daemon) int {
 	if _, err := tx.Exec(ctx, `LOCK TABLE `+a.table+` IN EXCLUSIVE MODE`); err != nil {
 		t.Fatal(err)
 	}
-	watcher, err := pgx.Connect(ctx, a.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	watcher := a.connect(ctx, t)
 	defer watcher.Close(context.Background())
 	name := a.table[strings.IndexByte(a.table, '.')+1:]
 	var pid int

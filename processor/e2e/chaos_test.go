@@ -134,10 +134,7 @@ func auditIDs(t *testing.T, a sinkApp, first, count int64) audit {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, a.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := a.connect(ctx, t)
 	defer conn.Close(ctx)
 	rows, err := conn.Query(ctx, `SELECT (payload->>'id')::bigint, count(*) FROM `+a.table+`
 		WHERE jsonb_typeof(payload->'id') = 'number' AND payload ? 'device' GROUP BY 1`)

@@ -151,10 +151,7 @@ func TestE2ESinkExactlyOnce(t *testing.T) {
 func checkDeadLetters(t *testing.T, a sinkApp) {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, a.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := a.connect(ctx, t)
 	defer conn.Close(ctx)
 	rows, err := conn.Query(ctx, `SELECT partition_key, stage, error, raw FROM `+a.table+`_deadletter ORDER BY partition_key`)
 	if err != nil {
@@ -185,10 +182,7 @@ func checkDeadLetters(t *testing.T, a sinkApp) {
 func checkProgress(t *testing.T, a sinkApp, shards int) {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, a.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := a.connect(ctx, t)
 	defer conn.Close(ctx)
 	var n, checkpointed int
 	var written int64
@@ -264,4 +258,14 @@ func TestE2EBadSettingFailsClearly(t *testing.T) {
 	if !strings.Contains(string(log), `invalid setting sink.format = "xml": must be one of json, raw`) {
 		t.Fatalf("daemon log does not show the setting error:\n%s", tail(d.log, 40))
 	}
+}
+
+// connect opens a connection to the app's database; the caller closes it.
+func (a sinkApp) connect(ctx context.Context, t *testing.T) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, a.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
 }

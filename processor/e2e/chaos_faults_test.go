@@ -83,15 +83,7 @@ func TestChaosDatabaseOutage(t *testing.T) {
 // after the given moment.
 func writtenAfter(t *testing.T, a sinkApp, after time.Time) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn := a.connect(ctx, t)
-	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM `+a.table+` WHERE written_at >= $1`, after).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return a.queryInt(t, `SELECT count(*) FROM `+a.table+` WHERE written_at >= $1`, after)
 }
 
 func isSequence(checkpoint string) bool {

@@ -174,15 +174,7 @@ func TestChaosBadInput(t *testing.T) {
 // number.
 func storedAfter(t *testing.T, a sinkApp, shard, seq string) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn := a.connect(ctx, t)
-	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM `+a.table+` WHERE shard_id = $1 AND seq::numeric > $2::numeric`, shard, seq).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return a.queryInt(t, `SELECT count(*) FROM `+a.table+` WHERE shard_id = $1 AND seq::numeric > $2::numeric`, shard, seq)
 }
 
 func putCase(t *testing.T, kc *kinesis.Client, stream string, c badInput) *kinesis.PutRecordOutput {

@@ -269,3 +269,17 @@ func (a sinkApp) connect(ctx context.Context, t *testing.T) *pgx.Conn {
 	}
 	return conn
 }
+
+// queryInt runs a query that returns one integer.
+func (a sinkApp) queryInt(t *testing.T, query string, args ...any) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn := a.connect(ctx, t)
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, query, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

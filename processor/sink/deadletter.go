@@ -240,7 +240,9 @@ func (w *Writer) replayChangePage(ctx context.Context, page []DeadLetter, decode
 		case ev.Control != nil:
 			dl.Stage, dl.Err = StageDecode, controlNotReplayed
 			failing = append(failing, dl)
-		default: // the decoder skips it now: nothing to apply
+		default: // the decoder skips it now, as the live processor would
+			w.log.Info().Str("shard_id", dl.ShardID).Str("seq", dl.SequenceNumber).Int64("sub_seq", dl.SubSequenceNumber).
+				Str("reason", ev.Skipped).Msg("dead letter skipped by the decoder now; removed without a change")
 			done = append(done, dl.key())
 		}
 	}

@@ -27,13 +27,19 @@ type Rules struct {
 	maxColumns  int    // sub-columns per column; 0 = no limit
 	badKeyBytes string // bytes a key must not contain
 	jsonb       bool   // no \u0000, no lone surrogates, numbers in numeric's range
-	auxDepth    int    // deeper aux values are kept as their JSON text
+	// exactNumbers: only 64-bit integers and doubles (CrateDB's JSON
+	// reader refuses bigger integers and rounds other decimals).
+	exactNumbers bool
+	auxDepth     int // deeper aux values are kept as their JSON text
 }
 
 var (
 	// CrateDB is OBJECT(DYNAMIC) beside an OBJECT(IGNORED) aux column.
 	CrateDB = Rules{typed: true, maxDepth: 50, maxText: 32766, maxColumns: 980,
-		badKeyBytes: ".[\t\n\r", auxDepth: 400}
+		badKeyBytes: ".[\t\n\r", exactNumbers: true, auxDepth: 400}
+	// CrateDBIgnored is an OBJECT(IGNORED) payload (sink.objectPolicy =
+	// ignored): stored, not indexed, so only numbers must be exact.
+	CrateDBIgnored = Rules{exactNumbers: true, maxDepth: 400, auxDepth: 400}
 	// PostgreSQL is jsonb beside a jsonb aux column.
 	PostgreSQL = Rules{jsonb: true, maxDepth: 1000, auxDepth: 1000}
 )
@@ -445,6 +451,10 @@ func (s *splitter) untypedOK(v *value, depth int) bool {
 	case kindString:
 		return s.textOK(v)
 	case kindNumber:
+		if s.r.exactNumbers {
+			n := readNumber(v.raw)
+			return (n.floatToken && n.exactFloat) || (!n.floatToken && n.isInt)
+		}
 		_, ok := canonical(string(v.raw))
 		return ok
 	case kindArray:

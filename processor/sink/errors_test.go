@@ -78,7 +78,7 @@ func TestClassify(t *testing.T) {
 		{"pgx conn closed", PostgreSQL, errors.New("conn closed"), classTransient},
 		{"deadline", PostgreSQL, fmt.Errorf("attempt: %w", context.DeadlineExceeded), classTransient},
 		{"unknown", PostgreSQL, errors.New("something odd"), classConfig},
-		{"missing table at open", PostgreSQL, &missingTableError{tableName{"public", "t"}}, classConfig},
+		{"missing table at open", PostgreSQL, &missingTableError{table: tableName{"public", "t"}}, classConfig},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

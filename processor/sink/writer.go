@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/shape"
 	"github.com/rs/zerolog"
 )
 
@@ -94,6 +96,9 @@ type Writer struct {
 	log               zerolog.Logger
 	method            writeMethod
 	cdc               *cdcState    // nil unless opened with Config.CDCTables
+	rules             shape.Rules  // of the payload column
+	colsMu            sync.Mutex
+	payloadCols       *shape.Columns // the payload's sub-columns (CrateDB)
 	skipDirectCopy    atomic.Int32 // chunks left that bypass the direct COPY (see insertCopy)
 	genericCopyLogged atomic.Bool
 	closed            atomic.Bool
@@ -192,6 +197,18 @@ func (w *Writer) setup(ctx context.Context, cfg Config, policy string) error {
 	if err != nil {
 		return fmt.Errorf("sink: %w", err)
 	}
+	w.rules = payloadRules(w.dialect, policy)
+	w.payloadCols = &shape.Columns{}
+	if w.cdc == nil {
+		if _, err := startup.do(ctx, "check payload_aux and payload_text", func(ctx context.Context) error {
+			return w.ensureAuxColumns(ctx, cfg.CreateTables)
+		}); err != nil {
+			return fmt.Errorf("sink: %w", err)
+		}
+		if _, err := startup.do(ctx, "read payload columns", w.reloadColumns); err != nil {
+			return fmt.Errorf("sink: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -276,9 +293,15 @@ func (w *Writer) checkTables(ctx context.Context) error {
 }
 
 // missingTableError is a configuration error: it is never retried at Open.
-type missingTableError struct{ table tableName }
+type missingTableError struct {
+	table  tableName
+	detail string // what is missing, if not the table
+}
 
 func (e *missingTableError) Error() string {
+	if e.detail != "" {
+		return fmt.Sprintf("table %s %s", e.table, e.detail)
+	}
 	return fmt.Sprintf("table %s does not exist (create it or set CreateTables)", e.table)
 }
 

@@ -163,7 +163,12 @@ func (w *Writer) ensureAuxColumns(ctx context.Context, add bool) error {
 			continue
 		}
 		if !add {
-			return &missingTableError{table: w.target, detail: "has no column " + col + "; add it: " + ddl}
+			// A table the user made: store what fits in payload alone, and
+			// dead-letter records that need the other columns.
+			w.noAux = true
+			w.log.Warn().Str("table", w.target.String()).Str("missing", col).Str("add_with", ddl).
+				Msg("the target has no column for values its payload column cannot take; records with such values will be dead-lettered")
+			continue
 		}
 		if _, err := w.pool.Exec(ctx, ddl); err != nil && !columnExists(err) {
 			return fmt.Errorf("add column %s to %s: %w", col, w.target, err)
@@ -182,6 +187,10 @@ func columnExists(err error) bool {
 	}
 	return strings.Contains(err.Error(), "already exists") || strings.Contains(err.Error(), "already has a column")
 }
+
+// errNoAuxColumns refuses a fitted payload that needs payload_aux or
+// payload_text in a table without them.
+var errNoAuxColumns = errors.New("the record has values the payload column cannot take, and the table has no payload_aux and payload_text columns to keep them")
 
 // fitArgs are a fitted payload as statement parameters.
 func fitArgs(f fitted) (main string, aux, full any) {

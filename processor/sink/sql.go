@@ -18,6 +18,8 @@ type statements struct {
 	// for re-running a failed row on its own; it fills payload_aux and
 	// payload_text, which the PostgreSQL bulk paths leave NULL.
 	insertRow string
+	// insertRowNoAux is insertRow for a table without those columns.
+	insertRowNoAux string
 	// addAuxColumn and addTextColumn add payload_aux and payload_text to a
 	// target table made by an earlier version.
 	addAuxColumn  string
@@ -109,6 +111,9 @@ func crateStatements(target, deadLetter, progress tableName, objectPolicy string
 		insertRow: `INSERT INTO ` + target.sql() + ` (` + insertColumns + `) ` +
 			`VALUES ($1::TEXT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::TIMESTAMPTZ, $6::OBJECT, $7::OBJECT, $8::TEXT) ` +
 			`ON CONFLICT (` + pkColumns + `) DO NOTHING`,
+		insertRowNoAux: `INSERT INTO ` + target.sql() + ` (` + targetColumns + `) ` +
+			`VALUES ($1::TEXT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::TIMESTAMPTZ, $6::OBJECT) ` +
+			`ON CONFLICT (` + pkColumns + `) DO NOTHING`,
 		addAuxColumn:  `ALTER TABLE ` + target.sql() + ` ADD COLUMN "payload_aux" OBJECT(IGNORED)`,
 		addTextColumn: `ALTER TABLE ` + target.sql() + ` ADD COLUMN "payload_text" TEXT INDEX OFF STORAGE WITH (columnstore = false)`,
 		selectColumns: selectColumnsSQL,
@@ -154,6 +159,9 @@ func postgresStatements(target, deadLetter, progress tableName) statements {
 
 		insertRow: `INSERT INTO ` + target.sql() + ` (` + insertColumns + `) ` +
 			`VALUES ($1::TEXT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::TIMESTAMPTZ, $6::JSONB, $7::JSONB, $8::TEXT) ` +
+			`ON CONFLICT (` + pkColumns + `) DO NOTHING`,
+		insertRowNoAux: `INSERT INTO ` + target.sql() + ` (` + targetColumns + `) ` +
+			`VALUES ($1::TEXT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::TIMESTAMPTZ, $6::JSONB) ` +
 			`ON CONFLICT (` + pkColumns + `) DO NOTHING`,
 		addAuxColumn:  `ALTER TABLE ` + target.sql() + ` ADD COLUMN IF NOT EXISTS "payload_aux" JSONB`,
 		addTextColumn: `ALTER TABLE ` + target.sql() + ` ADD COLUMN IF NOT EXISTS "payload_text" TEXT`,

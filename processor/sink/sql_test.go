@@ -116,6 +116,7 @@ func TestPlaceholderCounts(t *testing.T) {
 		s := testStatements(d, "")
 		checks := map[string][2]int{
 			"insertRow":         {placeholders(s.insertRow), args},
+			"insertRowNoAux":    {placeholders(s.insertRowNoAux), args - 2},
 			"upsertProgress":    {placeholders(s.upsertProgress), 9},
 			"selectDeadLetters": {placeholders(s.selectDeadLetters), 5},
 			"tableExists":       {placeholders(s.tableExists), 2},

@@ -173,7 +173,10 @@ func (w *Writer) insertRefused(ctx context.Context, r *Row, refusal error) (*Dea
 			refusals = append(refusals, err.Error())
 			break // not a JSON object: no level helps
 		}
-		err = w.insertOne(ctx, r, f)
+		if err = w.insertOne(ctx, r, f); errors.Is(err, errNoAuxColumns) {
+			refusals = append(refusals, level.String()+": "+err.Error())
+			continue
+		}
 		if err == nil {
 			w.log.Info().Str("shard_id", r.ShardID).Str("seq", r.SequenceNumber).Int64("sub_seq", r.SubSequenceNumber).
 				Str("fit", level.String()).Strs("refused", refusals).Msg("row stored after fitting it harder to the table")
@@ -211,6 +214,18 @@ func rowArgs(r *Row, f fitted) []any {
 		nullTime(r.ArrivedAt), main, aux, full}
 }
 
+// insert is the single-row statement and its parameters for r, fitted as f.
+func (w *Writer) insert(r *Row, f fitted) (string, []any, error) {
+	args := rowArgs(r, f)
+	if !w.noAux {
+		return w.sql.insertRow, args, nil
+	}
+	if f.aux != nil || f.full != nil {
+		return "", nil, errNoAuxColumns
+	}
+	return w.sql.insertRowNoAux, args[:6], nil
+}
+
 // payloadBytes never returns nil: a nil slice would be stored as SQL NULL,
 // while a missing payload must be refused (and dead-lettered) like any other
 // invalid JSON, whichever write method runs.
@@ -239,11 +254,16 @@ func (w *Writer) insertBatch(ctx context.Context, rows []Row) (failed []int, err
 	queued := make([]int, 0, len(rows)) // row index of each queued query
 	for i := range rows {
 		f, err := w.fit(&rows[i], w.firstFit())
+		var sql string
+		var args []any
+		if err == nil {
+			sql, args, err = w.insert(&rows[i], f)
+		}
 		if err != nil {
 			failed = append(failed, i)
 			continue
 		}
-		b.Queue(w.sql.insertRow, rowArgs(&rows[i], f)...)
+		b.Queue(sql, args...)
 		queued = append(queued, i)
 	}
 	if len(queued) == 0 {
@@ -269,7 +289,11 @@ func (w *Writer) insertBatch(ctx context.Context, rows []Row) (failed []int, err
 
 // insertOne runs statements.insertRow for a single row.
 func (w *Writer) insertOne(ctx context.Context, r *Row, f fitted) error {
-	tag, err := w.pool.Exec(ctx, w.sql.insertRow, rowArgs(r, f)...)
+	sql, args, err := w.insert(r, f)
+	if err != nil {
+		return err
+	}
+	tag, err := w.pool.Exec(ctx, sql, args...)
 	if err != nil {
 		return err
 	}

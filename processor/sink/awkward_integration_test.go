@@ -198,3 +198,50 @@ func normaliseNumbers(v any) any {
 	}
 	return v
 }
+
+// The worked example in README.md "What lands in the database".
+func TestREADMEWorkedExample(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		w := openTest(t, url, nil)
+		example := `{"device":"a1","temp":"n/a","tags":["x",2],"id":123456789012345678901234567890,"meta":{"a.b":1,"ok":true}}`
+		rows := []Row{
+			{ShardID: "s", SequenceNumber: "1", Payload: []byte(`{"device":"a1","temp":21,"tags":["x"]}`)},
+			{ShardID: "s", SequenceNumber: "2", Payload: []byte(example)},
+		}
+		for i := range rows { // two batches: the first makes the sub-columns
+			if res, err := w.Write(ctx, rows[i:i+1]); err != nil || res.Written != 1 {
+				t.Fatalf("%+v %v", res, err)
+			}
+		}
+		refresh(t, w)
+		var payload string
+		var aux, text *string
+		if err := w.pool.QueryRow(ctx, `SELECT payload::TEXT, payload_aux::TEXT, payload_text FROM `+w.target.sql()+` WHERE seq = '2'`).
+			Scan(&payload, &aux, &text); err != nil {
+			t.Fatal(err)
+		}
+		wantPayload, wantAux, wantText := example, "", ""
+		if w.dialect == CrateDB {
+			wantPayload = `{"device":"a1","meta":{"ok":true}}`
+			wantAux = `{"temp":"n/a","tags":["x",2],"id":"123456789012345678901234567890","meta":{"a.b":1}}`
+			wantText = example
+		}
+		if !sameJSON(t, []byte(payload), []byte(wantPayload)) {
+			t.Errorf("payload %s, want %s", payload, wantPayload)
+		}
+		if (aux == nil) != (wantAux == "") || (aux != nil && !sameJSON(t, []byte(*aux), []byte(wantAux))) {
+			t.Errorf("payload_aux %v, want %s", deref(aux), wantAux)
+		}
+		if (text == nil) != (wantText == "") || (text != nil && *text != wantText) {
+			t.Errorf("payload_text %v, want %s", deref(text), wantText)
+		}
+	})
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "NULL"
+	}
+	return *s
+}

@@ -97,7 +97,7 @@ func (n *node) add(key string, t colType) (*node, bool) {
 		n.kids = map[string]*node{}
 	}
 	c := &node{typ: t}
-	n.kids[key] = c
+	n.kids[strings.Clone(key)] = c
 	return c, true
 }
 

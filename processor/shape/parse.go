@@ -1,6 +1,7 @@
 package shape
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 )
@@ -117,15 +118,28 @@ func numberByte(c byte) bool {
 func (p *parser) skipString() error {
 	p.i++ // opening quote
 	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case '"':
+		// Jump to the next quote; it ends the string unless escaped.
+		q := bytes.IndexByte(p.b[p.i:], '"')
+		if q < 0 {
+			break
+		}
+		end := p.i + q
+		if bytes.IndexByte(p.b[p.i:end], '\\') < 0 {
+			p.i = end + 1
+			return nil
+		}
+		for p.i < end {
+			if p.b[p.i] == '\\' {
+				p.i += 2
+			} else {
+				p.i++
+			}
+		}
+		if p.i == end {
 			p.i++
 			return nil
-		case '\\':
-			p.i += 2
-		default:
-			p.i++
 		}
+		// The quote was escaped: go on after it.
 	}
 	return p.fail("unterminated string")
 }

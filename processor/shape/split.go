@@ -14,6 +14,7 @@
 package shape
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 )
@@ -242,6 +243,9 @@ func (s *splitter) keyOK(m *member) bool {
 	if s.r.badKeyBytes != "" && strings.ContainsAny(m.key, s.r.badKeyBytes) {
 		return false
 	}
+	if bytes.IndexByte(m.rawKey, '\\') < 0 {
+		return true // no escape, so neither \u0000 nor a surrogate
+	}
 	t := inspect(m.rawKey)
 	return !t.lone && !(s.r.jsonb && t.nul)
 }
@@ -304,8 +308,7 @@ func (s *splitter) fits(v *value, t colType, c *node, depth int) bool {
 	case baseBool:
 		return v.kind == kindBool
 	case baseInt8, baseInt16, baseInt32, baseInt64:
-		bits := map[base]int{baseInt8: 8, baseInt16: 16, baseInt32: 32, baseInt64: 64}[t.base]
-		return v.kind == kindNumber && readNumber(v.raw).fitsInt(bits)
+		return v.kind == kindNumber && readNumber(v.raw).fitsInt(intBits(t.base))
 	case baseFloat64:
 		return v.kind == kindNumber && readNumber(v.raw).exactFloat
 	case baseFloat32:
@@ -432,6 +435,18 @@ func (s *splitter) fitsScratch(v *value, scratch *node, depth int) bool {
 	s.added = s.added[:mark]
 	s.cols.count = saved
 	return ok
+}
+
+func intBits(b base) int {
+	switch b {
+	case baseInt8:
+		return 8
+	case baseInt16:
+		return 16
+	case baseInt32:
+		return 32
+	}
+	return 64
 }
 
 func numeric(b base) bool { return b == baseInt64 || b == baseFloat64 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // textInfo describes a JSON string literal (quotes included).
@@ -71,10 +72,15 @@ func hex4(b []byte) rune {
 }
 
 // decodeString unescapes a string literal; lone surrogates become U+FFFD.
+// Without escapes the result shares raw's memory: it must not outlive the
+// document (Columns clones the keys it keeps).
 func decodeString(raw []byte) string {
 	body := raw[1 : len(raw)-1]
 	if bytes.IndexByte(body, '\\') < 0 {
-		return string(body)
+		if len(body) == 0 {
+			return ""
+		}
+		return unsafe.String(&body[0], len(body))
 	}
 	out := make([]byte, 0, len(body))
 	for i := 0; i < len(body); {

@@ -101,7 +101,10 @@ func TestWriteLearnsTypesAnotherWriterMade(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, url string) {
 		ctx := context.Background()
 		a := openTest(t, url, nil)
-		b := openTest(t, url, func(c *Config) { c.Table = a.target.schema + "." + a.target.name; c.ProgressTable = a.progress.String() })
+		b := openTest(t, url, func(c *Config) {
+			c.Table = a.target.schema + "." + a.target.name
+			c.ProgressTable = a.progress.String()
+		})
 		if _, err := a.Write(ctx, []Row{{ShardID: "s", SequenceNumber: "1", Payload: []byte(`{"v":1,"o":{"p":true}}`)}}); err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +162,6 @@ func readBack(t *testing.T, w *Writer) map[string][]byte {
 	}
 	return got
 }
-
 
 // sameJSON compares two JSON texts as values: numbers by exact value,
 // objects regardless of key order, duplicate keys the last winning.

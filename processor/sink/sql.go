@@ -61,6 +61,7 @@ const (
 var copyColumns = []string{"shard_id", "seq", "sub_seq", "partition_key", "arrived_at", "payload"}
 
 const targetColumns = `"shard_id", "seq", "sub_seq", "partition_key", "arrived_at", "payload"`
+
 // insertColumns are targetColumns plus what a fitted payload may need.
 const insertColumns = targetColumns + `, "payload_aux", "payload_text"`
 

@@ -95,12 +95,12 @@ type Writer struct {
 	retry             retrier
 	log               zerolog.Logger
 	method            writeMethod
-	cdc               *cdcState    // nil unless opened with Config.CDCTables
-	rules             shape.Rules  // of the payload column
+	cdc               *cdcState   // nil unless opened with Config.CDCTables
+	rules             shape.Rules // of the payload column
 	colsMu            sync.Mutex
 	payloadCols       *shape.Columns // the payload's sub-columns (CrateDB)
 	noAux             bool           // a user's table without payload_aux and payload_text
-	skipDirectCopy    atomic.Int32 // chunks left that bypass the direct COPY (see insertCopy)
+	skipDirectCopy    atomic.Int32   // chunks left that bypass the direct COPY (see insertCopy)
 	genericCopyLogged atomic.Bool
 	closed            atomic.Bool
 }

@@ -55,9 +55,15 @@ func awkward() map[string]string {
 }
 
 func TestWriteKeepsEveryValidJSONRecordExactly(t *testing.T) {
+	for _, policy := range []string{"dynamic", "ignored"} {
+		t.Run(policy, func(t *testing.T) { testWriteKeepsEveryRecord(t, policy) })
+	}
+}
+
+func testWriteKeepsEveryRecord(t *testing.T, policy string) {
 	eachDatabase(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		w := openTest(t, url, nil)
+		w := openTest(t, url, func(c *Config) { c.ObjectPolicy = policy })
 		// The first batch fixes the types of conflict, arr and obj.
 		first := []Row{{ShardID: "s", SequenceNumber: "1", Payload: []byte(`{"conflict":1,"arr":[1,2],"obj":{"x":1}}`)}}
 		if res, err := w.Write(ctx, first); err != nil || res.Written != 1 {
@@ -246,4 +252,44 @@ func deref(s *string) string {
 		return "NULL"
 	}
 	return *s
+}
+
+// A table at CrateDB's column limit refuses records with new keys: they
+// are stored with their known keys indexed and the new ones in payload_aux.
+func TestWriteAtTheColumnLimit(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		w := openTest(t, url, nil)
+		if w.dialect == CrateDB {
+			if _, err := w.pool.Exec(ctx, `ALTER TABLE `+w.target.sql()+` SET ("mapping.total_fields.limit" = 15)`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var rows []Row
+		for i := range 3 {
+			doc := fmt.Sprintf(`{"known":%d,"k%d_a":1,"k%d_b":2,"k%d_c":3,"k%d_d":4}`, i, i, i, i, i)
+			rows = append(rows, Row{ShardID: "s", SequenceNumber: fmt.Sprint(i), Payload: []byte(doc)})
+		}
+		for i := range rows {
+			if res, err := w.Write(ctx, rows[i:i+1]); err != nil || res.Written != 1 || len(res.DeadLettered) != 0 {
+				t.Fatalf("row %d: %+v %v", i, res, err)
+			}
+			if i == 1 && w.dialect == CrateDB && !w.columnsFull.Load() {
+				t.Fatal("the writer did not learn that the table is full")
+			}
+		}
+		refresh(t, w)
+		got := readBack(t, w)
+		for _, r := range rows {
+			if !sameJSON(t, got[r.SequenceNumber], r.Payload) {
+				t.Errorf("read back %s, want %s", got[r.SequenceNumber], r.Payload)
+			}
+		}
+		if w.dialect == CrateDB {
+			var n int
+			if err := w.pool.QueryRow(ctx, `SELECT count(*) FROM `+w.target.sql()+` WHERE payload['known'] = 2`).Scan(&n); err != nil || n != 1 {
+				t.Errorf("the known key is not indexed in the last row: %d, %v", n, err)
+			}
+		}
+	})
 }

@@ -72,6 +72,9 @@ func (w *Writer) fit(r *Row, level fitLevel) (fitted, error) {
 		return fitted{main: res.Main, full: res.Full}, nil
 	}
 	mode := shape.Fit
+	if w.columnsFull.Load() {
+		mode = shape.KnownOnly
+	}
 	switch level {
 	case fitKnownOnly:
 		mode = shape.KnownOnly

@@ -163,7 +163,9 @@ func (w *Writer) insertRefused(ctx context.Context, r *Row, refusal error) (*Dea
 		if w.dialect == PostgreSQL && (level == fitReloaded || level == fitKnownOnly) {
 			continue // jsonb makes no sub-columns
 		}
-		if level == fitReloaded {
+		if level == fitReloaded || level == fitKnownOnly {
+			// Read the truth: the refused attempt recorded sub-columns
+			// the database did not make.
 			if err := w.reloadColumns(ctx); err != nil {
 				return nil, err
 			}
@@ -184,6 +186,10 @@ func (w *Writer) insertRefused(ctx context.Context, r *Row, refusal error) (*Dea
 		}
 		if classify(w.dialect, err) != classRow {
 			return nil, err
+		}
+		if strings.Contains(err.Error(), "Limit of total columns") && w.columnsFull.CompareAndSwap(false, true) {
+			w.log.Warn().Str("table", w.target.String()).Err(err).
+				Msg("the table is at its column limit: new keys go to payload_aux until the child restarts (raise mapping.total_fields.limit to index them)")
 		}
 		refusals = append(refusals, level.String()+": "+errorText(err))
 	}

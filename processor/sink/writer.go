@@ -100,6 +100,7 @@ type Writer struct {
 	colsMu            sync.Mutex
 	payloadCols       *shape.Columns // the payload's sub-columns (CrateDB)
 	noAux             bool           // a user's table without payload_aux and payload_text
+	columnsFull       atomic.Bool    // CrateDB refused a new sub-column: the table is at its limit
 	skipDirectCopy    atomic.Int32   // chunks left that bypass the direct COPY (see insertCopy)
 	genericCopyLogged atomic.Bool
 	closed            atomic.Bool

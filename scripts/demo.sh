@@ -61,8 +61,11 @@ if [ -z "$DATABASE_URL" ]; then
 	own_pg=1
 	DATABASE_URL=$(bash scripts/pg.sh url)
 fi
-# Overrides sink.databaseUrl of $props (the child prints a warning saying so).
-export SINK_DATABASE_URL=$DATABASE_URL
+# Another database than $props names: override it (the child prints a
+# warning saying so).
+if [ "${DATABASE_URL%\?sslmode=disable}" != "$(sed -n 's/^sink\.databaseUrl *= *//p' "$props")" ]; then
+	export SINK_DATABASE_URL=$DATABASE_URL
+fi
 table=$(sed -n 's/^sink\.table *= *//p' "$props")
 
 say "creating stream $stream (2 shards) and the KCL lease table $app"

@@ -43,8 +43,10 @@ type Settings struct {
 
 	RetryInitialBackoff time.Duration
 	RetryMaxBackoff     time.Duration
-	// RetryMaxWait bounds how long one batch waits for the database; 0
-	// means forever. Derived from the daemon's timeoutInSeconds when unset.
+	// RetryMaxWait is one deadline per batch (and per action): everything
+	// storing it takes, attempts and their timeouts, waits and retries,
+	// counts; 0 means no deadline. Derived from the daemon's
+	// timeoutInSeconds (3/4 of it) when unset.
 	RetryMaxWait time.Duration
 
 	LogFile       string

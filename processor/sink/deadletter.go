@@ -16,6 +16,8 @@ import (
 // same coordinates again updates stage, error and failure time and counts
 // the attempt. Transient errors are retried like in Write.
 func (w *Writer) WriteDeadLetters(ctx context.Context, dls []DeadLetter) error {
+	ctx, cancel := w.retry.policy.withMaxWait(ctx)
+	defer cancel()
 	for start := 0; start < len(dls); start += w.chunkSize {
 		chunk := dls[start:min(start+w.chunkSize, len(dls))]
 		if _, err := w.retry.do(ctx, "write dead letters", func(ctx context.Context) error {

@@ -124,6 +124,9 @@ func serve(ctx context.Context, s config.Settings, dec decode.Decoder, log zerol
 		CheckpointInterval: s.CheckpointInterval,
 		ProgressInterval:   s.ProgressInterval,
 		Pipeline:           s.Pipeline,
+		// One deadline per batch and action, so that the daemon's
+		// timeoutInSeconds never runs out first (config derives it).
+		BatchTimeout: s.RetryMaxWait,
 		CheckpointRetry: kcl.Retry{OnRetry: func(attempt int, err error) {
 			log.Warn().Err(err).Int("attempt", attempt).Msg("checkpoint retry")
 		}},

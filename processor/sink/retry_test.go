@@ -3,7 +3,6 @@ package sink
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -77,7 +76,7 @@ func TestRetrierGivesUpAfterMaxWait(t *testing.T) {
 	cause := pgErr("08006", "connection failure")
 	start := time.Now()
 	_, err := r.do(context.Background(), "op", func(context.Context) error { return cause })
-	if !errors.Is(err, cause) || !strings.Contains(err.Error(), "giving up") {
+	if !errors.Is(err, cause) || !errors.Is(err, ErrDeadline) {
 		t.Fatalf("err %v", err)
 	}
 	if el := time.Since(start); el < 40*time.Millisecond || el > 2*time.Second {
@@ -115,4 +114,61 @@ func TestRetrierStopsWhenClosed(t *testing.T) {
 	if !errors.Is(err, ErrClosed) || calls != 2 {
 		t.Fatalf("calls %d err %v", calls, err)
 	}
+}
+
+// TestRetrierOneDeadlineIncludesAttempts: MaxWait is one deadline for the
+// whole call, attempt timeouts included. An attempt that hangs (its own
+// timeout far beyond the deadline) ends at the deadline, and slow failing
+// attempts plus waits never add up past it.
+func TestRetrierOneDeadlineIncludesAttempts(t *testing.T) {
+	t.Run("hung attempt", func(t *testing.T) {
+		r := fastRetrier()
+		r.policy.MaxWait = 300 * time.Millisecond
+		start := time.Now()
+		_, err := r.do(context.Background(), "op", func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, time.Minute) // like Config.AttemptTimeout
+			defer cancel()
+			<-ctx.Done()
+			return ctx.Err()
+		})
+		el := time.Since(start)
+		if !errors.Is(err, ErrDeadline) || el < 300*time.Millisecond || el > 450*time.Millisecond {
+			t.Fatalf("gave up after %s with %v", el, err)
+		}
+	})
+	t.Run("slow failures", func(t *testing.T) {
+		r := fastRetrier()
+		r.policy = RetryPolicy{InitialBackoff: 80 * time.Millisecond, MaxBackoff: 80 * time.Millisecond, MaxWait: 500 * time.Millisecond}
+		start := time.Now()
+		calls := 0
+		_, err := r.do(context.Background(), "op", func(ctx context.Context) error {
+			calls++
+			select {
+			case <-time.After(150 * time.Millisecond):
+			case <-ctx.Done():
+			}
+			return pgErr("08006", "connection failure")
+		})
+		el := time.Since(start)
+		if !errors.Is(err, ErrDeadline) || el > 550*time.Millisecond || calls < 2 {
+			t.Fatalf("%d calls, gave up after %s with %v", calls, el, err)
+		}
+	})
+	t.Run("context deadline", func(t *testing.T) {
+		r := fastRetrier()
+		r.policy = RetryPolicy{InitialBackoff: time.Second, MaxBackoff: time.Second}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		calls := 0
+		_, err := r.do(ctx, "op", func(context.Context) error {
+			calls++
+			return pgErr("08006", "connection failure")
+		})
+		// The next attempt could only start after the deadline: fail now,
+		// with time left to say so, instead of at the deadline.
+		if el := time.Since(start); !errors.Is(err, ErrDeadline) || calls != 1 || el > 100*time.Millisecond {
+			t.Fatalf("%d calls, gave up after %s with %v", calls, el, err)
+		}
+	})
 }

@@ -45,9 +45,11 @@ func (m writeMethod) String() string {
 // Write stores rows idempotently. Rows the database refuses for their data
 // go to the dead-letter table and are listed in Result.DeadLettered; the
 // other rows are written. Transient errors are retried according to
-// Config.Retry. When Write returns nil every row is durably in the target or
-// the dead-letter table.
+// Config.Retry, all under one deadline (RetryPolicy.MaxWait). When Write
+// returns nil every row is durably in the target or the dead-letter table.
 func (w *Writer) Write(ctx context.Context, rows []Row) (Result, error) {
+	ctx, cancel := w.retry.policy.withMaxWait(ctx)
+	defer cancel()
 	var res Result
 	for start := 0; start < len(rows); start += w.chunkSize {
 		chunk := rows[start:min(start+w.chunkSize, len(rows))]

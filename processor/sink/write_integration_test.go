@@ -262,7 +262,7 @@ func TestWriteGivesUpAfterMaxWait(t *testing.T) {
 	if err == nil {
 		t.Fatal("Write succeeded without a target table")
 	}
-	if !strings.Contains(err.Error(), "giving up") || !strings.Contains(err.Error(), "42P01") {
+	if !errors.Is(err, ErrDeadline) || !strings.Contains(err.Error(), "42P01") {
 		t.Errorf("error %q does not say it gave up on the missing table", err)
 	}
 	if len(res.DeadLettered) != 0 || count(t, w.pool, w.deadLetter) != 0 {

@@ -327,8 +327,24 @@ func shouldPing(_ context.Context, p pgxpool.ShouldPingParams) bool {
 // Dialect reports the database flavour detected at Open.
 func (w *Writer) Dialect() Dialect { return w.dialect }
 
-// Close closes all connections. Calls still retrying return ErrClosed.
+// Close closes all connections. Calls still retrying return ErrClosed. It
+// waits at most closeTimeout: a connection to a server that hangs can take
+// pgx 15 s to close (it sends a cancel request and a goodbye first), and a
+// child that has been told to go must exit promptly (the daemon waits for
+// it). The rest is closed in the background, or by the process's exit.
 func (w *Writer) Close() {
 	w.closed.Store(true)
-	w.pool.Close()
+	done := make(chan struct{})
+	go func() {
+		w.pool.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(closeTimeout):
+		w.log.Warn().Dur("waited", closeTimeout).Msg("database connections still closing; not waiting for them")
+	}
 }
+
+// closeTimeout bounds Close.
+const closeTimeout = 2 * time.Second

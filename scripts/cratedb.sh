@@ -3,6 +3,7 @@
 #
 #   scripts/cratedb.sh start   start a node on 127.0.0.1; no-op if ours already runs
 #   scripts/cratedb.sh stop    stop it (SIGTERM, then SIGKILL) and remove its data
+#   scripts/cratedb.sh halt    stop it and keep its data: `start` brings it back
 #   scripts/cratedb.sh url     print the connection URL
 #   scripts/cratedb.sh pid     print the node's pid (tests stop and restart it)
 #
@@ -111,7 +112,11 @@ start() {
 		${CRATE_SETTINGS:-}
 	)
 	# shellcheck disable=SC2086
-	as_crate "$java" "${jvm[@]}" -cp "$h/lib/*" io.crate.bootstrap.CrateDB "${settings[@]}" \
+	# A session (and process group) of its own: halt/stop signal the group,
+	# so that the JVM stops too and not only runuser.
+	local -a runas=()
+	[ "$(id -u)" = 0 ] && runas=(runuser -u crate --)
+	setsid "${runas[@]}" "$java" "${jvm[@]}" -cp "$h/lib/*" io.crate.bootstrap.CrateDB "${settings[@]}" \
 		>"$log" 2>&1 </dev/null &
 	echo $! >"$pidfile"
 	local deadline=$(($(date +%s) + CRATE_WAIT))
@@ -132,25 +137,32 @@ start() {
 	done
 }
 
-stop() {
+halt() {
 	if alive; then
 		local pid
 		pid=$(cat "$pidfile")
-		kill -TERM "$pid" 2>/dev/null || true
-		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null || true
-		for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		# The node's process group: runuser and the JVM.
+		kill -TERM -- "-$pid" 2>/dev/null || true
+		for _ in $(seq 1 100); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL -- "-$pid" 2>/dev/null || true
+		for _ in $(seq 1 50); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
 	fi
+	rm -f "$pidfile"
+}
+
+stop() {
+	halt
 	rm -rf "$CRATE_DIR"
 }
 
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
+halt) halt ;;
 url) url ;;
 pid) alive && cat "$pidfile" ;;
 *)
-	echo "usage: $0 start|stop|url|pid" >&2
+	echo "usage: $0 start|stop|halt|url|pid" >&2
 	exit 2
 	;;
 esac

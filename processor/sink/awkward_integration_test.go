@@ -95,7 +95,7 @@ func testWriteKeepsEveryRecord(t *testing.T, policy string) {
 				t.Errorf("%s: read back\n%.300s\nwant\n%.300s", name, got[r.SequenceNumber], r.Payload)
 			}
 		}
-		if n := count(t, w.pool, w.deadLetter); n != 0 {
+		if n := count(t, w, w.deadLetter); n != 0 {
 			t.Errorf("%d dead letters", n)
 		}
 	})
@@ -133,18 +133,6 @@ func TestWriteLearnsTypesAnotherWriterMade(t *testing.T) {
 			}
 		}
 	})
-}
-
-func refresh(t *testing.T, w *Writer) {
-	t.Helper()
-	if w.dialect != CrateDB {
-		return
-	}
-	for _, tb := range []tableName{w.target, w.deadLetter} {
-		if _, err := w.pool.Exec(context.Background(), "REFRESH TABLE "+tb.sql()); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 // readBack reads every record whole, as the README tells users to.

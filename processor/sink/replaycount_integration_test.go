@@ -63,7 +63,7 @@ func TestConcurrentReplaysCountEachRowOnce(t *testing.T) {
 		if a.Replayed+b.Replayed != n || a.AlreadyGone+b.AlreadyGone != n || a.Scanned != n || b.Scanned != n {
 			t.Fatalf("replays counted %+v and %+v, want %d replayed in all", a, b, n)
 		}
-		if got := count(t, w.pool, w.deadLetter); got != 0 {
+		if got := count(t, w, w.deadLetter); got != 0 {
 			t.Fatalf("%d dead letters left", got)
 		}
 	})
@@ -98,7 +98,7 @@ func TestReplayDoesNotCountDeadLetterDeletedByHand(t *testing.T) {
 		if w.dialect == CrateDB {
 			mustExec(t, w, "REFRESH TABLE "+w.target.sql())
 		}
-		if got := count(t, w.pool, w.target); got != 20 {
+		if got := count(t, w, w.target); got != 20 {
 			t.Fatalf("target has %d rows, want 20", got)
 		}
 	})

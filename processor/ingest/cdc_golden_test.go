@@ -25,7 +25,7 @@ import (
 // The golden corpus (processor/cdc/testdata) is a stream of change events
 // and, written by hand, the source tables' state after it. These tests run
 // the stream through the real Processor (decode → compact → apply →
-// dead-letter) into PostgreSQL and compare the live views with that state:
+// dead-letter) into PostgreSQL and CrateDB and compare the live views with that state:
 // in order, replayed twice, and shuffled with duplicates.
 
 type goldenExpect struct {
@@ -92,6 +92,7 @@ func randomName(t *testing.T, prefix string) string {
 // goldenRun is one fresh set of tables with a Processor writing into them.
 type goldenRun struct {
 	t    *testing.T
+	db   pgtest.DB
 	p    *Processor
 	w    *sink.Writer
 	conn *pgx.Conn
@@ -99,9 +100,9 @@ type goldenRun struct {
 	dec  cdc.Decoder
 }
 
-func newGoldenRun(t *testing.T, base string, dec cdc.Decoder) *goldenRun {
+func newGoldenRun(t *testing.T, db pgtest.DB, base string, dec cdc.Decoder) *goldenRun {
 	t.Helper()
-	url := pgtest.DatabaseURL(t)
+	url := db.URL
 	ctx := context.Background()
 	w, err := sink.Open(ctx, url, sink.Config{
 		Table: "public." + base, CreateTables: true, CDCTables: dec.Tables(), ChunkSize: 4,
@@ -115,8 +116,10 @@ func newGoldenRun(t *testing.T, base string, dec cdc.Decoder) *goldenRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conn.Exec(ctx, "SET TIME ZONE 'UTC'"); err != nil {
-		t.Fatal(err)
+	if !db.Crate() { // CrateDB's session time zone is always UTC
+		if _, err := conn.Exec(ctx, "SET TIME ZONE 'UTC'"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() {
 		for _, tb := range dec.Tables() {
@@ -132,7 +135,7 @@ func newGoldenRun(t *testing.T, base string, dec cdc.Decoder) *goldenRun {
 	if err := p.Initialize(ctx, kcl.InitializeInput{ShardID: "shardId-golden"}); err != nil {
 		t.Fatal(err)
 	}
-	return &goldenRun{t: t, p: p, w: w, conn: conn, base: base, dec: dec}
+	return &goldenRun{t: t, db: db, p: p, w: w, conn: conn, base: base, dec: dec}
 }
 
 // feed delivers recs in batches of size n, as the daemon would.
@@ -147,29 +150,20 @@ func (g *goldenRun) feed(recs []kcl.Record, n int) {
 }
 
 // check compares the live view of table with the expected rows, both
-// rendered by PostgreSQL's jsonb output (so 1 and 1.0 differ, key order
-// does not).
+// rendered as PostgreSQL's jsonb output (so 1 and 1.0 differ, key order
+// does not; see pgtest.LiveRows for CrateDB).
 func (g *goldenRun) check(what, table string, want []json.RawMessage) {
 	g.t.Helper()
 	ctx := context.Background()
-	var exp []string
-	for _, r := range want {
-		var s string
-		if err := g.conn.QueryRow(ctx, `SELECT $1::jsonb::text`, string(r)).Scan(&s); err != nil {
-			g.t.Fatal(err)
-		}
-		exp = append(exp, s)
-	}
-	rows, err := g.conn.Query(ctx, `SELECT to_jsonb(v)::text FROM `+table+`_live v`)
+	exp, err := pgtest.CanonicalJSON(ctx, g.conn, g.db, want)
 	if err != nil {
 		g.t.Fatal(err)
 	}
-	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	g.db.Refresh(g.t, g.conn, table)
+	got, err := pgtest.LiveRows(ctx, g.conn, g.db, table+`_live`)
 	if err != nil {
 		g.t.Fatal(err)
 	}
-	slices.Sort(exp)
-	slices.Sort(got)
 	if !slices.Equal(got, exp) {
 		g.t.Errorf("%s: %s differs from the source table\n got:\n  %s\nwant:\n  %s", what, table,
 			strings.Join(got, "\n  "), strings.Join(exp, "\n  "))
@@ -178,6 +172,7 @@ func (g *goldenRun) check(what, table string, want []json.RawMessage) {
 
 func (g *goldenRun) checkDeadLetters(e goldenExpect) {
 	g.t.Helper()
+	g.db.Refresh(g.t, g.conn, `public.`+g.base+`_deadletter`)
 	rows, err := g.conn.Query(context.Background(), `SELECT seq, error FROM public.`+g.base+`_deadletter ORDER BY seq`)
 	if err != nil {
 		g.t.Fatal(err)
@@ -200,7 +195,9 @@ func (g *goldenRun) checkDeadLetters(e goldenExpect) {
 	}
 }
 
-func TestCDCGoldenDynamoDB(t *testing.T) {
+func TestCDCGoldenDynamoDB(t *testing.T) { pgtest.Each(t, testCDCGoldenDynamoDB) }
+
+func testCDCGoldenDynamoDB(t *testing.T, db pgtest.DB) {
 	lines := readCorpus(t, "../cdc/testdata/dynamodb/stream.jsonl")
 	exp := readExpect(t, "../cdc/testdata/dynamodb/expected.json")
 	keys, err := cdc.ParseDynamoKeys("id:S,rev:N")
@@ -214,7 +211,7 @@ func TestCDCGoldenDynamoDB(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return newGoldenRun(t, base, dec), table
+		return newGoldenRun(t, db, base, dec), table
 	}
 	recs := records(lines)
 
@@ -247,7 +244,9 @@ func TestCDCGoldenDynamoDB(t *testing.T) {
 	}
 }
 
-func TestCDCGoldenDMS(t *testing.T) {
+func TestCDCGoldenDMS(t *testing.T) { pgtest.Each(t, testCDCGoldenDMS) }
+
+func testCDCGoldenDMS(t *testing.T, db pgtest.DB) {
 	lines := readCorpus(t, "../cdc/testdata/dms/stream.jsonl")
 	recs := records(lines)
 	for _, tt := range []struct {
@@ -276,7 +275,7 @@ func TestCDCGoldenDMS(t *testing.T) {
 				if err := cdc.ApplyTableMapping(sources, "public.orders="+prefix+"orders, public.customers="+prefix+"customers"); err != nil {
 					t.Fatal(err)
 				}
-				return newGoldenRun(t, base, cdc.NewDMS(sources, tt.control)), prefix
+				return newGoldenRun(t, db, base, cdc.NewDMS(sources, tt.control)), prefix
 			}
 			check := func(g *goldenRun, what, prefix string) {
 				for name, rows := range exp.Tables {

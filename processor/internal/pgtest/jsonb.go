@@ -20,8 +20,14 @@ import (
 // itself; CrateDB has no jsonb, so there the rows and the expectations are
 // rendered here in the same form.
 
+// Querier is a *pgx.Conn or a *pgxpool.Pool.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // CanonicalJSON renders expected rows (JSON documents) as jsonb text, sorted.
-func CanonicalJSON(ctx context.Context, conn *pgx.Conn, db DB, want []json.RawMessage) ([]string, error) {
+func CanonicalJSON(ctx context.Context, conn Querier, db DB, want []json.RawMessage) ([]string, error) {
 	var out []string
 	for _, r := range want {
 		var s string
@@ -44,7 +50,7 @@ func CanonicalJSON(ctx context.Context, conn *pgx.Conn, db DB, want []json.RawMe
 // the row object, sorted. PostgreSQL renders with to_jsonb; on CrateDB the
 // columns are read and rendered here, object columns from their JSON text
 // so that numbers keep their digits.
-func LiveRows(ctx context.Context, conn *pgx.Conn, db DB, view string) ([]string, error) {
+func LiveRows(ctx context.Context, conn Querier, db DB, view string) ([]string, error) {
 	if !db.Crate() {
 		rows, err := conn.Query(ctx, `SELECT to_jsonb(v)::text FROM `+view+` v`)
 		if err != nil {
@@ -134,7 +140,7 @@ func writeJSONB(b *strings.Builder, v any) {
 	case float64:
 		b.WriteString(numeric(strconv.FormatFloat(x, 'g', -1, 64)))
 	case time.Time:
-		writeString(b, x.Format("2006-01-02T15:04:05.999999-07:00"))
+		writeString(b, x.UTC().Format("2006-01-02T15:04:05.999999-07:00")) // SET TIME ZONE 'UTC'
 	case localTime:
 		writeString(b, time.Time(x).Format("2006-01-02T15:04:05.999999"))
 	case map[string]any:

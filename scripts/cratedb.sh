@@ -3,6 +3,7 @@
 #
 #   scripts/cratedb.sh start   start a node on 127.0.0.1; no-op if ours already runs
 #   scripts/cratedb.sh stop    stop it (SIGTERM, then SIGKILL) and remove its data
+#   scripts/cratedb.sh halt    stop it the same way but keep its data (start resumes it)
 #   scripts/cratedb.sh url     print the connection URL
 #   scripts/cratedb.sh pid     print the node's pid (tests stop and restart it)
 #
@@ -110,8 +111,13 @@ start() {
 		-Ccluster.routing.allocation.disk.threshold_enabled=false
 		${CRATE_SETTINGS:-}
 	)
-	# shellcheck disable=SC2086
-	as_crate "$java" "${jvm[@]}" -cp "$h/lib/*" io.crate.bootstrap.CrateDB "${settings[@]}" \
+	# A simple command sent to the background is exec'd by its fork, and
+	# setpriv execs the JVM in place, so $! is the JVM's own pid: `pid` and
+	# `stop` need it (runuser, or a function like as_crate, stays in
+	# between as its parent).
+	local -a run=()
+	[ "$(id -u)" = 0 ] && run=(setpriv --reuid=crate --regid=crate --init-groups --)
+	"${run[@]}" "$java" "${jvm[@]}" -cp "$h/lib/*" io.crate.bootstrap.CrateDB "${settings[@]}" \
 		>"$log" 2>&1 </dev/null &
 	echo $! >"$pidfile"
 	local deadline=$(($(date +%s) + CRATE_WAIT))
@@ -132,7 +138,8 @@ start() {
 	done
 }
 
-stop() {
+# halt stops the node (SIGTERM, then SIGKILL after 10 s) and keeps its data.
+halt() {
 	if alive; then
 		local pid
 		pid=$(cat "$pidfile")
@@ -141,16 +148,22 @@ stop() {
 		kill -KILL "$pid" 2>/dev/null || true
 		for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	fi
+	rm -f "$pidfile"
+}
+
+stop() {
+	halt
 	rm -rf "$CRATE_DIR"
 }
 
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
+halt) halt ;;
 url) url ;;
 pid) alive && cat "$pidfile" ;;
 *)
-	echo "usage: $0 start|stop|url|pid" >&2
+	echo "usage: $0 start|stop|halt|url|pid" >&2
 	exit 2
 	;;
 esac

@@ -24,6 +24,10 @@ const (
 	defaultMaxBackoff     = 10 * time.Second
 )
 
+// escalateAfter is how long transient errors are logged as warnings before
+// every further retry is logged as an error (a variable for tests).
+var escalateAfter = time.Minute
+
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.InitialBackoff <= 0 {
 		p.InitialBackoff = defaultInitialBackoff
@@ -56,9 +60,10 @@ type retrier struct {
 	policy  RetryPolicy
 	dialect Dialect
 	log     zerolog.Logger
-	// onConnectionLost is called before waiting when the error means the
-	// pooled connections are likely dead.
-	onConnectionLost func()
+	// resetPool is called before waiting when the error means the pooled
+	// connections are likely dead or hold stale prepared statements
+	// (needsPoolReset).
+	resetPool func()
 	// failFastOnConfig returns configuration errors at once instead of
 	// retrying them (used at Open, where an operator is watching).
 	failFastOnConfig bool
@@ -98,14 +103,17 @@ func (r retrier) do(ctx context.Context, op string, fn func(context.Context) err
 			return attempt - 1, fmt.Errorf("%s: giving up after %d attempts in %s (max wait %s): %w",
 				op, attempt, now.Sub(firstFailure).Round(time.Millisecond), r.policy.MaxWait, err)
 		}
+		// An outage that lasts is an incident too: it stops looking
+		// transient after escalateAfter.
 		level := zerolog.WarnLevel
-		if class == classConfig {
+		if class == classConfig || now.Sub(firstFailure) >= escalateAfter {
 			level = zerolog.ErrorLevel
 		}
 		r.log.WithLevel(level).Err(err).Str("op", op).Str("class", class.String()).
-			Int("attempt", attempt).Dur("backoff", wait).Msg("database error, retrying")
-		if connectionLost(err) && r.onConnectionLost != nil {
-			r.onConnectionLost()
+			Int("attempt", attempt).Dur("failing_for", now.Sub(firstFailure).Round(time.Millisecond)).
+			Dur("backoff", wait).Msg("database error, retrying")
+		if needsPoolReset(err) && r.resetPool != nil {
+			r.resetPool()
 		}
 		if sleepErr := sleep(ctx, wait); sleepErr != nil {
 			return attempt, fmt.Errorf("%s: %w (last error: %v)", op, sleepErr, err)

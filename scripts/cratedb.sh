@@ -111,12 +111,12 @@ start() {
 		-Ccluster.routing.allocation.disk.threshold_enabled=false
 		${CRATE_SETTINGS:-}
 	)
-	# shellcheck disable=SC2086
-	# A session (and process group) of its own: halt/stop signal the group,
-	# so that the JVM stops too and not only runuser.
-	local -a runas=()
-	[ "$(id -u)" = 0 ] && runas=(runuser -u crate --)
-	setsid "${runas[@]}" "$java" "${jvm[@]}" -cp "$h/lib/*" io.crate.bootstrap.CrateDB "${settings[@]}" \
+	# setsid gives the node a session and process group of its own (halt
+	# signals the group); setsid and setpriv exec in place, so $! is the
+	# JVM's own pid, which `pid` prints for tests that stop or freeze it.
+	local -a run=(setsid)
+	[ "$(id -u)" = 0 ] && run+=(setpriv --reuid=crate --regid=crate --init-groups --)
+	"${run[@]}" "$java" "${jvm[@]}" -cp "$h/lib/*" io.crate.bootstrap.CrateDB "${settings[@]}" \
 		>"$log" 2>&1 </dev/null &
 	echo $! >"$pidfile"
 	local deadline=$(($(date +%s) + CRATE_WAIT))
@@ -137,11 +137,12 @@ start() {
 	done
 }
 
+# halt stops the node (SIGTERM, then SIGKILL after 10 s) and keeps its data.
 halt() {
 	if alive; then
 		local pid
 		pid=$(cat "$pidfile")
-		# The node's process group: runuser and the JVM.
+		# The node's process group.
 		kill -TERM -- "-$pid" 2>/dev/null || true
 		for _ in $(seq 1 100); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL -- "-$pid" 2>/dev/null || true

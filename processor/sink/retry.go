@@ -30,6 +30,10 @@ const (
 	defaultMaxBackoff     = 10 * time.Second
 )
 
+// escalateAfter is how long transient errors are logged as warnings before
+// every further retry is logged as an error (a variable for tests).
+var escalateAfter = time.Minute
+
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.InitialBackoff <= 0 {
 		p.InitialBackoff = defaultInitialBackoff
@@ -62,9 +66,10 @@ type retrier struct {
 	policy  RetryPolicy
 	dialect Dialect
 	log     zerolog.Logger
-	// onConnectionLost is called before waiting when the error means the
-	// pooled connections are likely dead.
-	onConnectionLost func()
+	// resetPool is called before waiting when the error means the pooled
+	// connections are likely dead or hold stale prepared statements
+	// (needsPoolReset).
+	resetPool func()
 	// failFastOnConfig returns configuration errors at once instead of
 	// retrying them (used at Open, where an operator is watching).
 	failFastOnConfig bool
@@ -122,14 +127,18 @@ func (r retrier) do(ctx context.Context, op string, fn func(context.Context) err
 			return attempt - 1, fmt.Errorf("%s: %w: %d attempts in %s, and the next one would start after it (%s left): %w",
 				op, ErrDeadline, attempt, time.Since(started).Round(time.Millisecond), time.Until(deadline).Round(time.Millisecond), err)
 		}
+		// An outage that lasts is an incident too: it stops looking
+		// transient after escalateAfter.
+		failingFor := time.Since(started)
 		level := zerolog.WarnLevel
-		if class == classConfig {
+		if class == classConfig || failingFor >= escalateAfter {
 			level = zerolog.ErrorLevel
 		}
 		r.log.WithLevel(level).Err(err).Str("op", op).Str("class", class.String()).
-			Int("attempt", attempt).Dur("backoff", wait).Msg("database error, retrying")
-		if connectionLost(err) && r.onConnectionLost != nil {
-			r.onConnectionLost()
+			Int("attempt", attempt).Dur("failing_for", failingFor.Round(time.Millisecond)).
+			Dur("backoff", wait).Msg("database error, retrying")
+		if needsPoolReset(err) && r.resetPool != nil {
+			r.resetPool()
 		}
 		if sleepErr := sleep(ctx, wait); sleepErr != nil {
 			return attempt, fmt.Errorf("%s: %w (last error: %v)", op, sleepErr, err)

@@ -2,7 +2,9 @@ package sink
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,7 +38,7 @@ func TestRetrierRetriesTransientAndConfig(t *testing.T) {
 	calls := 0
 	resets := 0
 	r := fastRetrier()
-	r.onConnectionLost = func() { resets++ }
+	r.resetPool = func() { resets++ }
 	retries, err := r.do(context.Background(), "op", func(context.Context) error {
 		calls++
 		return errs[calls-1]
@@ -171,4 +173,50 @@ func TestRetrierOneDeadlineIncludesAttempts(t *testing.T) {
 			t.Fatalf("%d calls, gave up after %s with %v", calls, el, err)
 		}
 	})
+}
+
+// retryLevels runs errs through a retrier and returns the level of each
+// retry's log line and how often the pool was reset.
+func retryLevels(t *testing.T, errs []error) (levels []string, resets int) {
+	t.Helper()
+	var buf strings.Builder
+	r := fastRetrier()
+	r.dialect = CrateDB
+	r.log = zerolog.New(&buf)
+	r.resetPool = func() { resets++ }
+	calls := 0
+	if _, err := r.do(context.Background(), "op", func(context.Context) error {
+		calls++
+		if calls > len(errs) {
+			return nil
+		}
+		return errs[calls-1]
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var e struct{ Level string }
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		levels = append(levels, e.Level)
+	}
+	return levels, resets
+}
+
+func TestRetrierLogLevelsAndPoolResets(t *testing.T) {
+	stale := pgErr("42P01", "Relation 'Relation not found for oid=1' unknown")
+	missing := pgErr("42P01", "Relation 'doc.t' unknown")
+	blocked := pgErr("XX000", "blocked by: [RELATION_READ_AND_DDL_ONLY/8/index write (api)];")
+	levels, resets := retryLevels(t, []error{stale, missing, blocked})
+	if want := []string{"warn", "error", "error"}; strings.Join(levels, ",") != strings.Join(want, ",") || resets != 1 {
+		t.Fatalf("levels %v resets %d, want %v and one reset (for the stale statement)", levels, resets, want)
+	}
+
+	defer func(d time.Duration) { escalateAfter = d }(escalateAfter)
+	escalateAfter = 0
+	levels, _ = retryLevels(t, []error{pgErr("XX000", "Job killed. statement_timeout (1ms/parse)")})
+	if len(levels) != 1 || levels[0] != "error" {
+		t.Fatalf("levels %v, want a lasting transient error logged as error", levels)
+	}
 }

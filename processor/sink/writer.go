@@ -141,7 +141,7 @@ func Open(ctx context.Context, databaseURL string, cfg Config) (*Writer, error) 
 	if w.attemptTimeout <= 0 {
 		w.attemptTimeout = defaultAttemptTimeout
 	}
-	w.retry = retrier{policy: cfg.Retry.withDefaults(), log: cfg.Logger, onConnectionLost: pool.Reset, closed: &w.closed}
+	w.retry = retrier{policy: cfg.Retry.withDefaults(), log: cfg.Logger, resetPool: pool.Reset, closed: &w.closed}
 	if err := w.setup(ctx, cfg, policy); err != nil {
 		pool.Close()
 		return nil, err

@@ -57,6 +57,7 @@ func awkwardRecords() []awkwardRecord {
 		{name: "30-digit integer", data: `{"n":123456789012345678901234567890}`},
 		{name: "2^64-1", data: `{"n":18446744073709551615}`},
 		{name: "-2^63-1", data: `{"n":-9223372036854775809}`},
+		{name: "2^63-1 and -2^63", data: `{"max":9223372036854775807,"min":-9223372036854775808}`},
 		{name: "inexact decimal", data: `{"x":0.1000000000000000055511151231257827}`},
 		{name: "120 levels deep", data: deep(120)},
 		{name: "40 KB string", data: `{"s":"` + strings.Repeat("é", 20000) + `"}`},

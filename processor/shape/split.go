@@ -16,6 +16,7 @@ package shape
 import (
 	"bytes"
 	"errors"
+	"math"
 	"strings"
 )
 
@@ -31,13 +32,17 @@ type Rules struct {
 	// exactNumbers: only 64-bit integers and doubles (CrateDB's JSON
 	// reader refuses bigger integers and rounds other decimals).
 	exactNumbers bool
+	// bigintEnds: a BIGINT column refuses -2^63 and 2^63-1 (CrateDB 6.4:
+	// "Value 9223372036854775807 exceeds allowed range for column of type
+	// bigint").
+	bigintEnds bool
 	auxDepth     int // deeper aux values are kept as their JSON text
 }
 
 var (
 	// CrateDB is OBJECT(DYNAMIC) beside an OBJECT(IGNORED) aux column.
 	CrateDB = Rules{typed: true, maxDepth: 50, maxText: 32766, maxColumns: 980,
-		badKeyBytes: ".[\t\n\r", exactNumbers: true, auxDepth: 400}
+		badKeyBytes: ".[\t\n\r", exactNumbers: true, bigintEnds: true, auxDepth: 400}
 	// CrateDBIgnored is an OBJECT(IGNORED) payload (sink.objectPolicy =
 	// ignored): stored, not indexed, so only numbers must be exact.
 	CrateDBIgnored = Rules{exactNumbers: true, maxDepth: 400, auxDepth: 400}
@@ -308,7 +313,7 @@ func (s *splitter) fits(v *value, t colType, c *node, depth int) bool {
 	case baseBool:
 		return v.kind == kindBool
 	case baseInt8, baseInt16, baseInt32, baseInt64:
-		return v.kind == kindNumber && readNumber(v.raw).fitsInt(intBits(t.base))
+		return v.kind == kindNumber && s.intFits(readNumber(v.raw), intBits(t.base))
 	case baseFloat64:
 		return v.kind == kindNumber && readNumber(v.raw).exactFloat
 	case baseFloat32:
@@ -370,7 +375,7 @@ func (s *splitter) infer(v *value, depth int) (colType, bool) {
 		if n.floatToken {
 			return colType{base: baseFloat64}, n.exactFloat
 		}
-		return colType{base: baseInt64}, n.isInt
+		return colType{base: baseInt64}, s.intFits(n, 64)
 	case kindObject:
 		return colType{base: baseObject}, depth+1 <= s.r.maxDepth
 	}
@@ -435,6 +440,14 @@ func (s *splitter) fitsScratch(v *value, scratch *node, depth int) bool {
 	s.added = s.added[:mark]
 	s.cols.count = saved
 	return ok
+}
+
+// intFits: n is an integer an integer column of bits bits stores.
+func (s *splitter) intFits(n number, bits int) bool {
+	if bits == 64 && s.r.bigintEnds && (n.i == math.MinInt64 || n.i == math.MaxInt64) {
+		return false
+	}
+	return n.fitsInt(bits)
 }
 
 func intBits(b base) int {

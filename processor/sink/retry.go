@@ -82,8 +82,8 @@ var ErrClosed = errors.New("sink: writer closed")
 
 // ErrDeadline is wrapped by the error of an operation that gave up at its
 // deadline (RetryPolicy.MaxWait or the context's) while the database kept
-// failing.
-var ErrDeadline = errors.New("deadline reached")
+// failing. Such an error matches context.DeadlineExceeded too.
+var ErrDeadline = fmt.Errorf("deadline reached (%w)", context.DeadlineExceeded)
 
 // withMaxWait bounds ctx by the policy's MaxWait: one deadline for a whole
 // call, whatever it retries inside.

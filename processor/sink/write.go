@@ -64,9 +64,11 @@ func (w *Writer) writeChunk(ctx context.Context, rows []Row, res *Result) error 
 
 // writeBisecting stores items with try until each one is written or
 // dead-lettered. A part that fails for one item's data is split in two until
-// the bad items stand alone (bisection). Transient and configuration errors
-// are retried, resending only the parts not yet written. Plain rows and
-// change events share it.
+// the bad items stand alone (bisection); items a part reports as failed
+// without a reason (runAlone) are run again one by one. Transient and
+// configuration errors are retried, resending only the parts not yet done:
+// progress survives a retry, so a part of many lone runs that outlasts one
+// attempt timeout still finishes. Plain rows and change events share it.
 func writeBisecting[T any](ctx context.Context, w *Writer, op string, items []T, res *Result,
 	try func(context.Context, []T) (dead []DeadLetter, split bool, err error)) error {
 	queue := [][]T{items}
@@ -75,6 +77,18 @@ func writeBisecting[T any](ctx context.Context, w *Writer, op string, items []T,
 		for len(queue) > 0 {
 			part := queue[0]
 			d, split, err := try(ctx, part)
+			var alone runAlone
+			if errors.As(err, &alone) && len(part) > 1 {
+				// The part's other items are stored; each listed one
+				// becomes a part of its own, in order, before the rest.
+				next := make([][]T, 0, len(alone)+len(queue)-1)
+				for _, i := range alone {
+					next = append(next, part[i:i+1])
+				}
+				queue = append(next, queue[1:]...)
+				dead = append(dead, d...)
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -105,6 +119,17 @@ func writeBisecting[T any](ctx context.Context, w *Writer, op string, items []T,
 	return nil
 }
 
+// runAlone is how a try function of writeBisecting reports items of its part
+// (by index) that failed without a reason: CrateDB tags a row that failed in
+// a bulk "INSERT 0 -3", with no error text. writeBisecting then runs each
+// alone, as a part of its own, which gives the real error (or writes the
+// row, if the failure was passing). The part's other items are stored.
+type runAlone []int
+
+func (r runAlone) Error() string {
+	return fmt.Sprintf("%d items failed in a bulk without error text", len(r))
+}
+
 // tryPart makes one attempt at rows. A data error on a single row
 // dead-letters it; on several rows it asks the caller to split them.
 func (w *Writer) tryPart(ctx context.Context, rows []Row) (dead []DeadLetter, split bool, err error) {
@@ -128,19 +153,17 @@ func (w *Writer) tryPart(ctx context.Context, rows []Row) (dead []DeadLetter, sp
 		}
 		return []DeadLetter{w.deadLetterFor(rows[0], err)}, false, nil
 	}
-	// CrateDB bulk failures carry no error text: run each failed row alone
-	// to learn why, and to write it if the failure was passing.
-	for _, i := range failed {
-		err := w.insertOne(ctx, rows[i])
-		if err == nil {
-			continue
+	// CrateDB bulk failures carry no error text: writeBisecting runs each
+	// failed row alone to learn why, and to write it if the failure was
+	// passing.
+	if len(failed) > 0 {
+		if len(rows) == 1 {
+			r := &rows[0] // alone already: retried like any unexplained error
+			return nil, false, fmt.Errorf("row %s/%s/%d failed alone without error text", r.ShardID, r.SequenceNumber, r.SubSequenceNumber)
 		}
-		if classify(w.dialect, err) != classRow {
-			return nil, false, err
-		}
-		dead = append(dead, w.deadLetterFor(rows[i], err))
+		return nil, false, runAlone(failed)
 	}
-	return dead, false, nil
+	return nil, false, nil
 }
 
 func (w *Writer) deadLetterFor(r Row, err error) DeadLetter {
@@ -207,19 +230,6 @@ func (w *Writer) insertBatch(ctx context.Context, rows []Row) (failed []int, err
 		return nil, err
 	}
 	return failed, nil
-}
-
-// insertOne runs statements.insertRow for a single row.
-func (w *Writer) insertOne(ctx context.Context, r Row) error {
-	tag, err := w.pool.Exec(ctx, w.sql.insertRow, rowArgs(&r)...)
-	if err != nil {
-		return err
-	}
-	if rowFailed(tag.String()) {
-		return fmt.Errorf("row %s/%s/%d failed without error text (tag %q)",
-			r.ShardID, r.SequenceNumber, r.SubSequenceNumber, tag.String())
-	}
-	return nil
 }
 
 // columns holds rows as column arrays for unnest.

@@ -13,6 +13,8 @@ import (
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
 	"github.com/rs/zerolog"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/testenv"
 )
 
 // testCrateDBURL returns TEST_CRATEDB_URL; the test skips without it, or
@@ -21,10 +23,7 @@ func testCrateDBURL(t *testing.T) string {
 	t.Helper()
 	url := os.Getenv("TEST_CRATEDB_URL")
 	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TEST_CRATEDB_URL is not set (run scripts/test.sh)")
-		}
-		t.Skip("TEST_CRATEDB_URL not set: scripts/cratedb.sh start")
+		testenv.Missing(t, "TEST_CRATEDB_URL not set: run scripts/test.sh, or scripts/cratedb.sh start")
 	}
 	return url
 }

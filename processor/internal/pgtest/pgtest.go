@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/testenv"
 )
 
 const pgBin = "/usr/lib/postgresql/15/bin"
@@ -21,10 +23,7 @@ func DatabaseURL(t testing.TB) string {
 	t.Helper()
 	url := os.Getenv("TEST_DATABASE_URL")
 	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("TEST_DATABASE_URL is not set (run scripts/test.sh)")
-		}
-		t.Skip("TEST_DATABASE_URL not set: run `make test` or scripts/pg.sh start")
+		testenv.Missing(t, "TEST_DATABASE_URL not set: run `make test` or scripts/pg.sh start")
 	}
 	return url
 }
@@ -41,7 +40,7 @@ func Start(t testing.TB) *Cluster {
 	t.Helper()
 	DatabaseURL(t) // same gate as every database test
 	if os.Geteuid() != 0 {
-		t.Skip("stopping and starting PostgreSQL needs root (runuser postgres)")
+		testenv.Missing(t, "stopping and starting PostgreSQL needs root (runuser postgres)")
 	}
 	base, err := os.MkdirTemp("", "pgtest-")
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/testenv"
 )
 
 // TestEncodingMatchesDaemonClasses serialises the same messages with the
@@ -19,11 +21,11 @@ func TestEncodingMatchesDaemonClasses(t *testing.T) {
 		t.Fatal(err)
 	}
 	if m, _ := filepath.Glob(filepath.Join(jars, "amazon-kinesis-client-multilang-*.jar")); len(m) == 0 {
-		t.Skip("jars/lib has no multilang jar: run mvn -f jars/pom.xml dependency:copy-dependencies")
+		testenv.Missing(t, "jars/lib has no multilang jar: run make jars")
 	}
 	javac, err := exec.LookPath("javac")
 	if err != nil {
-		t.Skip("no javac on PATH")
+		testenv.Missing(t, "no javac on PATH: install a JDK (openjdk-17-jdk-headless)")
 	}
 	dir := t.TempDir()
 	classpath := filepath.Join(jars, "*")

@@ -6,31 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/daemonsim"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
 )
-
-// eachDatabase runs body against PostgreSQL (TEST_DATABASE_URL) and CrateDB
-// (TEST_CRATEDB_URL).
-func eachDatabase(t *testing.T, body func(t *testing.T, url string)) {
-	for _, db := range []struct{ name, env string }{{"postgresql", "TEST_DATABASE_URL"}, {"cratedb", "TEST_CRATEDB_URL"}} {
-		t.Run(db.name, func(t *testing.T) {
-			url := os.Getenv(db.env)
-			if url == "" {
-				if os.Getenv("CI") == "true" {
-					t.Fatalf("%s is not set (run scripts/test.sh)", db.env)
-				}
-				t.Skipf("%s not set", db.env)
-			}
-			body(t, url)
-		})
-	}
-}
 
 // awkwardRecord is a record and what must become of it: stored (read back
 // whole it equals want, or the data itself when want is empty) or
@@ -80,7 +63,8 @@ func awkwardRecords() []awkwardRecord {
 // table or the dead-letter table, where the catalogue says, and the shard
 // moves on (the checkpoint reaches the last record).
 func TestChildStoresEveryAwkwardRecordOnce(t *testing.T) {
-	eachDatabase(t, func(t *testing.T, url string) {
+	pgtest.Each(t, func(t *testing.T, db pgtest.DB) {
+		url := db.URL
 		table := uniqueTable(t)
 		child := startChild(t, map[string]string{"sink.databaseUrl": url, "sink.table": table, "sink.checkpointIntervalMillis": "0"}, nil)
 		ctx := context.Background()

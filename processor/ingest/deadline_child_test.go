@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/testenv"
 )
 
 // onEachDatabase runs fn on TEST_DATABASE_URL (PostgreSQL) and
@@ -18,10 +20,7 @@ func onEachDatabase(t *testing.T, fn func(t *testing.T, url string)) {
 		t.Run(db.name, func(t *testing.T) {
 			url := os.Getenv(db.env)
 			if url == "" {
-				if os.Getenv("CI") == "true" {
-					t.Fatalf("%s is not set (run scripts/test.sh)", db.env)
-				}
-				t.Skipf("%s not set", db.env)
+				testenv.Missing(t, db.env+" not set: run scripts/test.sh")
 			}
 			fn(t, url)
 		})

@@ -11,6 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/testenv"
 )
 
 func TestRecordGen(t *testing.T) {
@@ -209,7 +211,7 @@ func TestPublishErrors(t *testing.T) {
 func BenchmarkPublish(b *testing.B) {
 	e := Endpoints{Kinesis: os.Getenv("KINESIS_ENDPOINT")}
 	if e.Kinesis == "" {
-		b.Skip("KINESIS_ENDPOINT unset")
+		testenv.Missing(b, "KINESIS_ENDPOINT unset: sh scripts/stack.sh start")
 	}
 	kc, err := e.KinesisClient(b.Context())
 	if err != nil {

@@ -5,30 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
 	"math/big"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 )
-
-// eachDatabase runs body once against PostgreSQL (TEST_DATABASE_URL) and
-// once against CrateDB (TEST_CRATEDB_URL).
-func eachDatabase(t *testing.T, body func(t *testing.T, url string)) {
-	for _, db := range []struct{ name, env string }{{"postgresql", "TEST_DATABASE_URL"}, {"cratedb", "TEST_CRATEDB_URL"}} {
-		t.Run(db.name, func(t *testing.T) {
-			url := os.Getenv(db.env)
-			if url == "" {
-				if os.Getenv("CI") == "true" {
-					t.Fatalf("%s is not set (run scripts/test.sh)", db.env)
-				}
-				t.Skipf("%s not set", db.env)
-			}
-			body(t, url)
-		})
-	}
-}
 
 // awkward is a catalogue of valid JSON objects that a database's object
 // column cannot take as they are. Each must land in the target table.
@@ -62,7 +45,8 @@ func TestWriteKeepsEveryValidJSONRecordExactly(t *testing.T) {
 }
 
 func testWriteKeepsEveryRecord(t *testing.T, policy string) {
-	eachDatabase(t, func(t *testing.T, url string) {
+	pgtest.Each(t, func(t *testing.T, db pgtest.DB) {
+		url := db.URL
 		ctx := context.Background()
 		w := openTest(t, url, func(c *Config) { c.ObjectPolicy = policy })
 		// The first batch fixes the types of conflict, arr and obj.
@@ -85,7 +69,7 @@ func testWriteKeepsEveryRecord(t *testing.T, policy string) {
 		if res.Written != len(rows) || len(res.DeadLettered) != 0 {
 			t.Fatalf("written %d of %d, dead-lettered %+v", res.Written, len(rows), res.DeadLettered)
 		}
-		refresh(t, w)
+		refresh(t, w, w.target, w.deadLetter)
 		got := readBack(t, w)
 		if len(got) != len(rows)+1 {
 			t.Fatalf("%d rows in the table, want %d", len(got), len(rows)+1)
@@ -105,7 +89,8 @@ func testWriteKeepsEveryRecord(t *testing.T, policy string) {
 // A second process that has not seen a sub-column's type learns it from
 // the database when its row is refused.
 func TestWriteLearnsTypesAnotherWriterMade(t *testing.T) {
-	eachDatabase(t, func(t *testing.T, url string) {
+	pgtest.Each(t, func(t *testing.T, db pgtest.DB) {
+		url := db.URL
 		ctx := context.Background()
 		a := openTest(t, url, nil)
 		b := openTest(t, url, func(c *Config) {
@@ -198,7 +183,8 @@ func normaliseNumbers(v any) any {
 
 // The worked example in README.md "What lands in the database".
 func TestREADMEWorkedExample(t *testing.T) {
-	eachDatabase(t, func(t *testing.T, url string) {
+	pgtest.Each(t, func(t *testing.T, db pgtest.DB) {
+		url := db.URL
 		ctx := context.Background()
 		w := openTest(t, url, nil)
 		example := `{"device":"a1","temp":"n/a","tags":["x",2],"id":123456789012345678901234567890,"meta":{"a.b":1,"ok":true}}`
@@ -211,7 +197,7 @@ func TestREADMEWorkedExample(t *testing.T) {
 				t.Fatalf("%+v %v", res, err)
 			}
 		}
-		refresh(t, w)
+		refresh(t, w, w.target, w.deadLetter)
 		var payload string
 		var aux, text *string
 		if err := w.pool.QueryRow(ctx, `SELECT payload::TEXT, payload_aux::TEXT, payload_text FROM `+w.target.sql()+` WHERE seq = '2'`).
@@ -246,7 +232,8 @@ func deref(s *string) string {
 // A table at CrateDB's column limit refuses records with new keys: they
 // are stored with their known keys indexed and the new ones in payload_aux.
 func TestWriteAtTheColumnLimit(t *testing.T) {
-	eachDatabase(t, func(t *testing.T, url string) {
+	pgtest.Each(t, func(t *testing.T, db pgtest.DB) {
+		url := db.URL
 		ctx := context.Background()
 		w := openTest(t, url, nil)
 		if w.dialect == CrateDB {
@@ -267,7 +254,7 @@ func TestWriteAtTheColumnLimit(t *testing.T) {
 				t.Fatal("the writer did not learn that the table is full")
 			}
 		}
-		refresh(t, w)
+		refresh(t, w, w.target, w.deadLetter)
 		got := readBack(t, w)
 		for _, r := range rows {
 			if !sameJSON(t, got[r.SequenceNumber], r.Payload) {

@@ -154,17 +154,14 @@ func (w *Writer) tryChanges(ctx context.Context, t *cdcTarget, changes []cdc.Cha
 		}
 		return []DeadLetter{w.changeDeadLetter(changes[0], err)}, false, nil
 	}
-	for _, i := range failed {
-		err := w.upsertOne(ctx, t, changes[i])
-		if err == nil {
-			continue
+	if len(failed) > 0 { // see tryPart
+		if len(changes) == 1 {
+			src := changes[0].Source
+			return nil, false, fmt.Errorf("change %s/%s/%d failed alone without error text", src.ShardID, src.SequenceNumber, src.SubSequenceNumber)
 		}
-		if classify(w.dialect, err) != classRow {
-			return nil, false, err
-		}
-		dead = append(dead, w.changeDeadLetter(changes[i], err))
+		return nil, false, runAlone(failed)
 	}
-	return dead, false, nil
+	return nil, false, nil
 }
 
 func (w *Writer) changeDeadLetter(c cdc.Change, err error) DeadLetter {
@@ -233,18 +230,6 @@ func (w *Writer) upsertBatch(ctx context.Context, t *cdcTarget, changes []cdc.Ch
 		}
 	}
 	return failed, br.Close()
-}
-
-func (w *Writer) upsertOne(ctx context.Context, t *cdcTarget, c cdc.Change) error {
-	tag, err := w.pool.Exec(ctx, t.sql.upsertRow, changeArgs(t, &c)...)
-	if err != nil {
-		return err
-	}
-	if rowFailed(tag.String()) {
-		return fmt.Errorf("change %s/%s/%d failed without error text (tag %q)",
-			c.Source.ShardID, c.Source.SequenceNumber, c.Source.SubSequenceNumber, tag.String())
-	}
-	return nil
 }
 
 // upsertUnnest sends the chunk as column arrays in one statement

@@ -45,7 +45,9 @@ func testWriteSurvivesServerRestart(t *testing.T, db pgtest.DB) {
 		t.Run(m.String(), func(t *testing.T) {
 			w := openTest(t, c.URL(), func(cfg *Config) {
 				cfg.ChunkSize = 1000
-				cfg.Retry = RetryPolicy{InitialBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, MaxWait: time.Minute}
+				// One deadline covers a whole Write: 55 chunks and a
+				// restart (CrateDB's takes ~10 s, then shard recovery).
+				cfg.Retry = RetryPolicy{InitialBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, MaxWait: 3 * time.Minute}
 			})
 			w.method = m
 			ctx := context.Background()
@@ -102,8 +104,11 @@ func TestWriteGivesUpWhenServerStaysDown(t *testing.T) {
 func testWriteGivesUpWhenServerStaysDown(t *testing.T, db pgtest.DB) {
 	c := pgtest.StartServer(t, db.Name)
 	w := openTest(t, c.URL(), func(cfg *Config) {
-		cfg.Retry = RetryPolicy{InitialBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, MaxWait: time.Second}
+		cfg.Retry = RetryPolicy{InitialBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, MaxWait: time.Minute}
 	})
+	// MaxWait bounds Open's CREATE TABLEs too, which take CrateDB seconds:
+	// give up after 1 s only for the write.
+	w.retry.policy.MaxWait = time.Second
 	c.Stop()
 	start := time.Now()
 	_, err := w.Write(context.Background(), makeRows("shardId-000000000011", 10, 50))

@@ -82,8 +82,13 @@ var ErrClosed = errors.New("sink: writer closed")
 
 // ErrDeadline is wrapped by the error of an operation that gave up at its
 // deadline (RetryPolicy.MaxWait or the context's) while the database kept
-// failing. Such an error matches context.DeadlineExceeded too.
-var ErrDeadline = fmt.Errorf("deadline reached (%w)", context.DeadlineExceeded)
+// failing. It also matches context.DeadlineExceeded.
+var ErrDeadline error = deadlineError{}
+
+type deadlineError struct{}
+
+func (deadlineError) Error() string        { return "deadline reached" }
+func (deadlineError) Is(target error) bool { return target == context.DeadlineExceeded }
 
 // withMaxWait bounds ctx by the policy's MaxWait: one deadline for a whole
 // call, whatever it retries inside.

@@ -66,9 +66,11 @@ func (w *Writer) writeChunk(ctx context.Context, rows []Row, res *Result) error 
 
 // writeBisecting stores items with try until each one is written or
 // dead-lettered. A part that fails for one item's data is split in two until
-// the bad items stand alone (bisection). Transient and configuration errors
-// are retried, resending only the parts not yet written. Plain rows and
-// change events share it.
+// the bad items stand alone (bisection); items a part reports as failed
+// without a reason (runAlone) are run again one by one. Transient and
+// configuration errors are retried, resending only the parts not yet done:
+// progress survives a retry, so a part of many lone runs that outlasts one
+// attempt timeout still finishes. Plain rows and change events share it.
 func writeBisecting[T any](ctx context.Context, w *Writer, op string, items []T, res *Result,
 	try func(context.Context, []T) (dead []DeadLetter, split bool, err error)) error {
 	queue := [][]T{items}
@@ -77,6 +79,18 @@ func writeBisecting[T any](ctx context.Context, w *Writer, op string, items []T,
 		for len(queue) > 0 {
 			part := queue[0]
 			d, split, err := try(ctx, part)
+			var alone runAlone
+			if errors.As(err, &alone) && len(part) > 1 {
+				// The part's other items are stored; each listed one
+				// becomes a part of its own, in order, before the rest.
+				next := make([][]T, 0, len(alone)+len(queue)-1)
+				for _, i := range alone {
+					next = append(next, part[i:i+1])
+				}
+				queue = append(next, queue[1:]...)
+				dead = append(dead, d...)
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -107,6 +121,17 @@ func writeBisecting[T any](ctx context.Context, w *Writer, op string, items []T,
 	return nil
 }
 
+// runAlone is how a try function of writeBisecting reports items of its part
+// (by index) that failed without a reason: CrateDB tags a row that failed in
+// a bulk "INSERT 0 -3", with no error text. writeBisecting then runs each
+// alone, as a part of its own, which gives the real error (or writes the
+// row, if the failure was passing). The part's other items are stored.
+type runAlone []int
+
+func (r runAlone) Error() string {
+	return fmt.Sprintf("%d items failed in a bulk without error text", len(r))
+}
+
 // tryPart makes one attempt at rows. A part the database refuses as a
 // whole is split in two, whatever the error, unless it is an outage
 // (retried as is): CrateDB checks values at Bind time, where one bad row
@@ -135,20 +160,27 @@ func (w *Writer) tryPart(ctx context.Context, rows []Row) (dead []DeadLetter, sp
 		case class != classRow:
 			return nil, false, err
 		}
-		failed = []int{0}
+		return w.fitHarder(ctx, &rows[0], err)
 	}
-	// CrateDB bulk failures carry no error text: run each failed row alone,
-	// fitted harder each time it is refused.
-	for _, i := range failed {
-		dl, err := w.insertRefused(ctx, &rows[i], err)
-		if err != nil {
-			return nil, false, err
+	// CrateDB bulk failures carry no error text: writeBisecting runs each
+	// failed row alone, where it gets its error (or is written, if the
+	// failure was passing); a row alone is fitted harder.
+	if len(failed) > 0 {
+		if len(rows) == 1 {
+			return w.fitHarder(ctx, &rows[0], nil)
 		}
-		if dl != nil {
-			dead = append(dead, *dl)
-		}
+		return nil, false, runAlone(failed)
 	}
-	return dead, false, nil
+	return nil, false, nil
+}
+
+// fitHarder is tryPart's answer for a single row the database refused.
+func (w *Writer) fitHarder(ctx context.Context, r *Row, refusal error) ([]DeadLetter, bool, error) {
+	dl, err := w.insertRefused(ctx, r, refusal)
+	if err != nil || dl == nil {
+		return nil, false, err
+	}
+	return []DeadLetter{*dl}, false, nil
 }
 
 // insertRefused writes a row the database refused in its first attempt

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/testenv"
 )
 
 const pgBin = "/usr/lib/postgresql/15/bin"
@@ -55,10 +56,7 @@ func Get(t testing.TB, name string) DB {
 
 func missing(t testing.TB, why string) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(why + " (run scripts/test.sh)")
-	}
-	t.Skip(why + ": run `make test` (scripts/test.sh), or start the database yourself")
+	testenv.Missing(t, why+": run `make test` (scripts/test.sh), or start the database yourself")
 }
 
 // DatabaseURL returns TEST_DATABASE_URL, the shared PostgreSQL, with the
@@ -126,7 +124,7 @@ func StartServer(t testing.TB, name string) *Server {
 		missing(t, "CRATEDB_HOME is not set")
 	}
 	if name == PostgreSQL && os.Geteuid() != 0 {
-		t.Skip("stopping and starting PostgreSQL needs root (runuser postgres)")
+		testenv.Missing(t, "stopping and starting PostgreSQL needs root (runuser postgres)")
 	}
 	base, err := os.MkdirTemp("", "pgtest-")
 	if err != nil {

@@ -17,6 +17,7 @@ type Proxy struct {
 	target string
 
 	mu     sync.Mutex
+	delay  time.Duration
 	frozen bool
 	thaw   chan struct{} // closed when unfrozen
 	conns  []net.Conn
@@ -66,10 +67,24 @@ func (p *Proxy) Thaw() {
 	}
 }
 
+// SetDelay makes every piece of traffic, each way, wait d (a slow network).
+func (p *Proxy) SetDelay(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.delay = d
+}
+
+// gate is closed while traffic may pass.
 func (p *Proxy) gate() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.thaw
+}
+
+func (p *Proxy) latency() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.delay
 }
 
 func (p *Proxy) accept() {
@@ -104,6 +119,9 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
+			if d := p.latency(); d > 0 {
+				time.Sleep(d)
+			}
 			<-p.gate()
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return

@@ -309,8 +309,10 @@ func TestWriteGivesUpAfterMaxWait(t *testing.T) {
 func testWriteGivesUpAfterMaxWait(t *testing.T, db pgtest.DB) {
 	url := db.URL
 	w := openTest(t, url, func(c *Config) {
-		c.Retry = RetryPolicy{InitialBackoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MaxWait: 700 * time.Millisecond}
+		c.Retry = RetryPolicy{InitialBackoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MaxWait: time.Minute}
 	})
+	// MaxWait bounds Open's CREATE TABLEs too, which take CrateDB seconds.
+	w.retry.policy.MaxWait = 700 * time.Millisecond
 	// A missing table is a configuration error: it must be retried, not
 	// dead-lettered, and surface once MaxWait is spent.
 	if _, err := w.pool.Exec(context.Background(), `DROP TABLE `+w.target.sql()); err != nil {

@@ -3,7 +3,6 @@ package ingest_test
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
@@ -14,18 +13,7 @@ import (
 // TEST_CRATEDB_URL (CrateDB), each that is set; under CI=true an unset one
 // fails.
 func onEachDatabase(t *testing.T, fn func(t *testing.T, url string)) {
-	for _, db := range []struct{ name, env string }{{"postgresql", "TEST_DATABASE_URL"}, {"cratedb", "TEST_CRATEDB_URL"}} {
-		t.Run(db.name, func(t *testing.T) {
-			url := os.Getenv(db.env)
-			if url == "" {
-				if os.Getenv("CI") == "true" {
-					t.Fatalf("%s is not set (run scripts/test.sh)", db.env)
-				}
-				t.Skipf("%s not set", db.env)
-			}
-			fn(t, url)
-		})
-	}
+	pgtest.Each(t, func(t *testing.T, db pgtest.DB) { fn(t, db.URL) })
 }
 
 // TestHungDatabaseFailsBatchBeforeDaemonTimeout: the database stops

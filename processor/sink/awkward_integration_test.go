@@ -5,8 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
 	"math/big"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -16,18 +16,7 @@ import (
 // eachDatabase runs body once against PostgreSQL (TEST_DATABASE_URL) and
 // once against CrateDB (TEST_CRATEDB_URL).
 func eachDatabase(t *testing.T, body func(t *testing.T, url string)) {
-	for _, db := range []struct{ name, env string }{{"postgresql", "TEST_DATABASE_URL"}, {"cratedb", "TEST_CRATEDB_URL"}} {
-		t.Run(db.name, func(t *testing.T) {
-			url := os.Getenv(db.env)
-			if url == "" {
-				if os.Getenv("CI") == "true" {
-					t.Fatalf("%s is not set (run scripts/test.sh)", db.env)
-				}
-				t.Skipf("%s not set", db.env)
-			}
-			body(t, url)
-		})
-	}
+	pgtest.Each(t, func(t *testing.T, db pgtest.DB) { body(t, db.URL) })
 }
 
 // awkward is a catalogue of valid JSON objects that a database's object

@@ -1,7 +1,7 @@
 package sink
 
 import (
-	"os"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
 	"testing"
 )
 
@@ -11,20 +11,5 @@ import (
 // CI=true, where it fails: a missing database there is a broken setup, not
 // a reason to pass.
 func onEachDatabase(t *testing.T, fn func(t *testing.T, url string)) {
-	t.Helper()
-	for _, db := range []struct{ name, env string }{
-		{"postgresql", "TEST_DATABASE_URL"},
-		{"cratedb", "TEST_CRATEDB_URL"},
-	} {
-		t.Run(db.name, func(t *testing.T) {
-			url := os.Getenv(db.env)
-			if url == "" {
-				if os.Getenv("CI") == "true" {
-					t.Fatalf("%s is not set (run scripts/test.sh)", db.env)
-				}
-				t.Skipf("%s not set", db.env)
-			}
-			fn(t, url)
-		})
-	}
+	pgtest.Each(t, func(t *testing.T, db pgtest.DB) { fn(t, db.URL) })
 }

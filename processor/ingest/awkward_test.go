@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
 	"math/big"
 	"reflect"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/daemonsim"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
 )
 
 // eachDatabase runs body against PostgreSQL (TEST_DATABASE_URL) and CrateDB

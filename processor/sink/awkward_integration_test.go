@@ -5,12 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
 	"math/big"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
 )
 
 // eachDatabase runs body once against PostgreSQL (TEST_DATABASE_URL) and

@@ -1,8 +1,9 @@
 package sink
 
 import (
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
 	"testing"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
 )
 
 // onEachDatabase runs fn as a subtest on every test database that is set:

@@ -65,13 +65,13 @@ fi
 DATABASE_URL=${SINK_DATABASE_URL:-${DATABASE_URL:-}}
 if [ -z "$DATABASE_URL" ] && [ -n "${CRATEDB_HOME:-}" ]; then
 	say "starting a throwaway CrateDB from CRATEDB_HOME=$CRATEDB_HOME on 127.0.0.1:$CRATE_PSQL_PORT (scripts/cratedb.sh start)"
-	own_crate=1
+	own_crate=1 # stopped (and removed) at the end, also after a failed start
 	bash scripts/cratedb.sh start
 	DATABASE_URL=$(bash scripts/cratedb.sh url)
 elif [ -z "$DATABASE_URL" ]; then
 	say "starting a throwaway PostgreSQL on 127.0.0.1:$PGPORT (scripts/pg.sh start)"
+	own_pg=1 # stopped (and removed) at the end, also after a failed start
 	bash scripts/pg.sh start
-	own_pg=1
 	DATABASE_URL=$(bash scripts/pg.sh url)
 fi
 # Which database it is: only CrateDB has sys.cluster.

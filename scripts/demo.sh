@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # make demo: the main job end to end on this machine, offline.
 #
-# Starts kinesis-mock and dynalite, a throwaway PostgreSQL (unless
-# SINK_DATABASE_URL or DATABASE_URL points at a CrateDB or PostgreSQL of
-# yours), creates the demo
-# stream and KCL lease table, launches the real KCL MultiLangDaemon with
+# Starts kinesis-mock and dynalite and a database: SINK_DATABASE_URL or
+# DATABASE_URL if one points at a CrateDB or PostgreSQL of yours, else a
+# throwaway CrateDB when CRATEDB_HOME names a CrateDB folder
+# (scripts/cratedb.sh), else a throwaway PostgreSQL. It says which one it
+# uses. Then it creates the demo stream and KCL lease table, launches the real KCL MultiLangDaemon with
 # bin/kinesis-cratedb as its child (properties/local.properties), publishes
 # sample records, waits for them in the table and prints some rows, the
 # progress table and the dead-letter count. Everything it started is stopped
 # at the end (DEMO_KEEP=1 leaves it running).
 #
 #   DEMO_RECORDS=1000 DATABASE_URL=postgres://crate@localhost:5432/doc scripts/demo.sh
+#   CRATEDB_HOME=../shared/crate-6.4.3 scripts/demo.sh      # a throwaway CrateDB
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,6 +22,10 @@ props=properties/local.properties
 stream=demo-stream
 app=demo-app
 export PGPORT=${DEMO_PGPORT:-55432}
+export CRATE_DIR=$repo/.stack/demo-crate
+export CRATE_PSQL_PORT=${DEMO_CRATE_PSQL_PORT:-55434}
+export CRATE_HTTP_PORT=${DEMO_CRATE_HTTP_PORT:-44201}
+export CRATE_TRANSPORT_PORT=${DEMO_CRATE_TRANSPORT_PORT:-44301}
 mkdir -p .stack
 daemon_log=.stack/daemon.log
 
@@ -27,6 +33,7 @@ say() { printf '\n==> %s\n' "$*"; }
 
 daemon_pid=
 own_pg=
+own_crate=
 stop_daemon() {
 	if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
 		say "stopping the daemon like Ctrl-C (graceful: shutdownRequested -> checkpoint -> leaseLost)"
@@ -40,6 +47,7 @@ cleanup() {
 	if [ "${DEMO_KEEP:-0}" != 1 ]; then
 		sh scripts/stack.sh stop >/dev/null 2>&1 || true
 		[ -n "$own_pg" ] && bash scripts/pg.sh stop >/dev/null 2>&1 || true
+		[ -n "$own_crate" ] && bash scripts/cratedb.sh stop >/dev/null 2>&1 || true
 	fi
 }
 trap cleanup EXIT INT TERM
@@ -55,12 +63,34 @@ if [ -n "${SINK_DATABASE_URL:-}" ] && [ -n "${DATABASE_URL:-}" ] && [ "$SINK_DAT
 	exit 2
 fi
 DATABASE_URL=${SINK_DATABASE_URL:-${DATABASE_URL:-}}
-if [ -z "$DATABASE_URL" ]; then
+if [ -z "$DATABASE_URL" ] && [ -n "${CRATEDB_HOME:-}" ]; then
+	say "starting a throwaway CrateDB from CRATEDB_HOME=$CRATEDB_HOME on 127.0.0.1:$CRATE_PSQL_PORT (scripts/cratedb.sh start)"
+	own_crate=1 # stopped (and removed) at the end, also after a failed start
+	bash scripts/cratedb.sh start
+	DATABASE_URL=$(bash scripts/cratedb.sh url)
+elif [ -z "$DATABASE_URL" ]; then
 	say "starting a throwaway PostgreSQL on 127.0.0.1:$PGPORT (scripts/pg.sh start)"
+	own_pg=1 # stopped (and removed) at the end, also after a failed start
 	bash scripts/pg.sh start
-	own_pg=1
 	DATABASE_URL=$(bash scripts/pg.sh url)
 fi
+# Which database it is: only CrateDB has sys.cluster.
+if cluster=$(psql "$DATABASE_URL" -Atc "SELECT name FROM sys.cluster" 2>/dev/null); then
+	crate=1
+	say "database: CrateDB (cluster $cluster) at $(echo "$DATABASE_URL" | sed 's|//[^@]*@|//|')"
+else
+	crate=
+	say "database: PostgreSQL at $(echo "$DATABASE_URL" | sed 's|//[^@]*@|//|')"
+fi
+# refresh makes the rows written so far visible to the next query: CrateDB's
+# reads are not real-time (PostgreSQL's are).
+refresh() {
+	[ -z "$crate" ] || psql "$DATABASE_URL" -qAtc "REFRESH TABLE $*" >/dev/null 2>&1 || true
+}
+count() {
+	refresh "$1"
+	psql "$DATABASE_URL" -Atc "SELECT count(*) FROM $1" 2>/dev/null || echo 0
+}
 # Another database than $props names: override it (the child prints a
 # warning saying so).
 if [ "${DATABASE_URL%\?sslmode=disable}" != "$(sed -n 's/^sink\.databaseUrl *= *//p' "$props")" ]; then
@@ -73,7 +103,7 @@ bin/kinesis-local create-stream --stream "$stream" --shards 2
 bin/kinesis-local create-lease-table --table "$app" --seed-leases "$stream"
 bin/kinesis-cratedb check --properties "$props"
 
-before=$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM $table" 2>/dev/null || echo 0)
+before=$(count "$table")
 
 say "launching the daemon: \$(sh scripts/launch.sh $props)   (log: $daemon_log)"
 # shellcheck disable=SC2046 # the launch line is meant to be split into words
@@ -86,7 +116,7 @@ bin/publish --stream "$stream" --count "$records" --first-id "$before" --partiti
 say "waiting for the rows in $table"
 want=$((before + records))
 for i in $(seq 1 180); do
-	n=$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM $table" 2>/dev/null || echo 0)
+	n=$(count "$table")
 	printf '\r    %s / %s rows' "$n" "$want"
 	[ "$n" -ge "$want" ] && break
 	kill -0 "$daemon_pid" 2>/dev/null || { echo; echo "daemon exited; see $daemon_log" >&2; tail -20 "$daemon_log" >&2; exit 1; }
@@ -95,12 +125,14 @@ done
 echo
 [ "$n" -ge "$want" ] || { echo "timed out; see $daemon_log and record_processor.log" >&2; exit 1; }
 
+refresh "$table"
 say "SELECT shard_id, seq, partition_key, arrived_at, payload FROM $table ORDER BY written_at DESC LIMIT 5"
 psql "$DATABASE_URL" -c "SELECT shard_id, right(seq, 12) AS seq_tail, partition_key, arrived_at, left(payload::text, 80) AS payload FROM $table ORDER BY written_at DESC, seq DESC LIMIT 5"
 stop_daemon
+refresh "${table%.*}.kinesis_progress"
 say "progress table (one row per shard): SELECT * FROM ${table%.*}.kinesis_progress"
 psql "$DATABASE_URL" -c "SELECT shard_id, right(last_seq, 12) AS last_seq_tail, right(checkpoint_seq, 12) AS checkpoint_tail, millis_behind_latest, records_written, dead_lettered, updated_at FROM ${table%.*}.kinesis_progress ORDER BY shard_id"
-say "dead-lettered records: $(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM ${table}_deadletter")"
+say "dead-lettered records: $(count "${table}_deadletter")"
 say "what the children logged (tail record_processor.log):"
 tail -n 5 record_processor.log | cut -c1-200
 say "leases (bin/kinesis-local leases --table $app):"

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
 )
 
 // cdcCorpus is processor/cdc/testdata: a stream of change events and the
@@ -54,51 +55,48 @@ func readCDCCorpus(t *testing.T, dir, expected string) cdcCorpus {
 	return c
 }
 
-// liveState renders the live view and the expected rows through
-// PostgreSQL's jsonb output, sorted, so they compare as text.
-func liveState(ctx context.Context, conn *pgx.Conn, view string, want []json.RawMessage) (got, exp []string, err error) {
-	for _, r := range want {
-		var s string
-		if err := conn.QueryRow(ctx, `SELECT $1::jsonb::text`, string(r)).Scan(&s); err != nil {
-			return nil, nil, err
-		}
-		exp = append(exp, s)
-	}
-	rows, err := conn.Query(ctx, `SELECT to_jsonb(v)::text FROM `+view+` v`)
-	if err != nil {
-		return nil, exp, err
-	}
-	got, err = pgx.CollectRows(rows, pgx.RowTo[string])
-	slices.Sort(got)
-	slices.Sort(exp)
-	return got, exp, err
-}
-
 // waitForState polls until every view holds exactly its expected rows and
-// the dead-letter table has dead rows.
-func waitForState(t *testing.T, dbURL, deadLetters string, views map[string][]json.RawMessage, dead int) {
+// the dead-letter table has dead rows. Rows and expectations are compared as
+// jsonb text (pgtest.LiveRows, pgtest.CanonicalJSON).
+func waitForState(t *testing.T, db pgtest.DB, deadLetters string, views map[string][]json.RawMessage, dead int) {
 	t.Helper()
 	eventually(t, 4*time.Minute, "the target tables to equal the source tables", func() (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		conn, err := pgx.Connect(ctx, dbURL)
+		conn, err := pgx.Connect(ctx, db.URL)
 		if err != nil {
 			return false, err.Error()
 		}
 		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "SET TIME ZONE 'UTC'"); err != nil {
-			return false, err.Error()
+		if !db.Crate() { // CrateDB's session time zone is always UTC
+			if _, err := conn.Exec(ctx, "SET TIME ZONE 'UTC'"); err != nil {
+				return false, err.Error()
+			}
 		}
 		var state []string
 		ok := true
 		for view, want := range views {
-			got, exp, err := liveState(ctx, conn, view, want)
+			if db.Crate() {
+				if _, err := conn.Exec(ctx, "REFRESH TABLE "+strings.TrimSuffix(view, "_live")); err != nil {
+					return false, err.Error()
+				}
+			}
+			exp, err := pgtest.CanonicalJSON(ctx, conn, db, want)
+			if err != nil {
+				return false, err.Error()
+			}
+			got, err := pgtest.LiveRows(ctx, conn, db, view)
 			if err != nil {
 				return false, err.Error()
 			}
 			if !slices.Equal(got, exp) {
 				ok = false
 				state = append(state, fmt.Sprintf("%s has\n  %s\nwant\n  %s", view, strings.Join(got, "\n  "), strings.Join(exp, "\n  ")))
+			}
+		}
+		if db.Crate() {
+			if _, err := conn.Exec(ctx, "REFRESH TABLE "+deadLetters); err != nil {
+				return false, err.Error()
 			}
 		}
 		var n int
@@ -120,8 +118,12 @@ func waitForState(t *testing.T, dbURL, deadLetters string, views map[string][]js
 // table must end up equal to the source table.
 func TestE2ECDCDynamoDB(t *testing.T) {
 	s := requireStack(t)
+	pgtest.Each(t, func(t *testing.T, db pgtest.DB) { testE2ECDCDynamoDB(t, s, db) })
+}
+
+func testE2ECDCDynamoDB(t *testing.T, s *stack, db pgtest.DB) {
 	corpus := readCDCCorpus(t, "dynamodb", "expected.json")
-	a := s.newSinkApp(t, 2, s.database, "sink.format = dynamodb-cdc", "sink.dynamodb.keys = id:S,rev:N")
+	a := s.newSinkApp(t, 2, db, "sink.format = dynamodb-cdc", "sink.dynamodb.keys = id:S,rev:N")
 	d := s.startDaemon(t, a.props)
 
 	order := make([]int, len(corpus.lines))
@@ -135,7 +137,7 @@ func TestE2ECDCDynamoDB(t *testing.T) {
 			putRaw(t, s.kc, a.stream, fmt.Sprintf("event-%d-%d", pass, i), corpus.lines[i])
 		}
 	}
-	waitForState(t, a.dbURL, a.table+"_deadletter", map[string][]json.RawMessage{a.table + "_live": corpus.rows}, 2*corpus.dead)
+	waitForState(t, a.db, a.table+"_deadletter", map[string][]json.RawMessage{a.table + "_live": corpus.rows}, 2*corpus.dead)
 	d.stop()
 }
 
@@ -146,9 +148,13 @@ func TestE2ECDCDynamoDB(t *testing.T) {
 // again, as DMS does after a task restart.
 func TestE2ECDCDMS(t *testing.T) {
 	s := requireStack(t)
+	pgtest.Each(t, func(t *testing.T, db pgtest.DB) { testE2ECDCDMS(t, s, db) })
+}
+
+func testE2ECDCDMS(t *testing.T, s *stack, db pgtest.DB) {
 	corpus := readCDCCorpus(t, "dms", "expected_direct.json")
 	prefix := fmt.Sprintf("public.e2e_dms_%d_", time.Now().UnixNano()%1e9)
-	a := s.newSinkApp(t, 2, s.database,
+	a := s.newSinkApp(t, 2, db,
 		"sink.format = dms",
 		"sink.dms.tables = public.orders:id; public.customers:id",
 		"sink.dms.columnTypes = public.orders.id:BIGINT, public.orders.customer:TEXT, public.orders.total:DOUBLE, "+
@@ -180,6 +186,6 @@ func TestE2ECDCDMS(t *testing.T) {
 	for name, rows := range corpus.tables {
 		views[prefix+name+"_live"] = rows
 	}
-	waitForState(t, a.dbURL, a.table+"_deadletter", views, dead)
+	waitForState(t, a.db, a.table+"_deadletter", views, dead)
 	d.stop()
 }

@@ -1,8 +1,9 @@
 // Package e2e runs the real Java MultiLangDaemon (KCL jars from Maven
 // Central) against kinesis-mock and dynalite, with our Go children, and a
-// real PostgreSQL for the sink. scripts/test.sh starts the services and sets
-// the environment; without it the tests skip, except under CI=true where
-// they fail.
+// real PostgreSQL and CrateDB for the sink (each database test runs on both,
+// pgtest.Each). scripts/test.sh starts the services and sets the
+// environment; without it the tests skip, except under CI=true where they
+// fail.
 package e2e
 
 import (
@@ -26,12 +27,11 @@ import (
 )
 
 type stack struct {
-	repo     string
-	kinesis  string
-	dynamo   string
-	database string
-	kc       *kinesis.Client
-	dc       *dynamodb.Client
+	repo    string
+	kinesis string
+	dynamo  string
+	kc      *kinesis.Client
+	dc      *dynamodb.Client
 }
 
 func requireStack(t *testing.T) *stack {
@@ -40,14 +40,13 @@ func requireStack(t *testing.T) *stack {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
 	s := &stack{
-		repo:     os.Getenv("REPO_ROOT"),
-		kinesis:  os.Getenv("KINESIS_ENDPOINT"),
-		dynamo:   os.Getenv("DYNAMODB_ENDPOINT"),
-		database: os.Getenv("TEST_DATABASE_URL"),
+		repo:    os.Getenv("REPO_ROOT"),
+		kinesis: os.Getenv("KINESIS_ENDPOINT"),
+		dynamo:  os.Getenv("DYNAMODB_ENDPOINT"),
 	}
-	if s.repo == "" || s.kinesis == "" || s.dynamo == "" || s.database == "" {
+	if s.repo == "" || s.kinesis == "" || s.dynamo == "" {
 		if os.Getenv("CI") == "true" {
-			t.Fatal("REPO_ROOT, KINESIS_ENDPOINT, DYNAMODB_ENDPOINT and TEST_DATABASE_URL must be set under CI (run scripts/test.sh)")
+			t.Fatal("REPO_ROOT, KINESIS_ENDPOINT and DYNAMODB_ENDPOINT must be set under CI (run scripts/test.sh)")
 		}
 		t.Skip("local stack not running: run `make test` (scripts/test.sh)")
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
@@ -22,9 +23,11 @@ import (
 // bin/kinesis-cratedb into a fresh table.
 type sinkApp struct {
 	app, stream, table, props, dbURL string
+	db                               pgtest.DB
 }
 
-func (s *stack) newSinkApp(t *testing.T, shards int32, dbURL string, extra ...string) sinkApp {
+func (s *stack) newSinkApp(t *testing.T, shards int32, db pgtest.DB, extra ...string) sinkApp {
+	dbURL := db.URL
 	t.Helper()
 	app, stream := s.newApp(t, shards)
 	dir := t.TempDir()
@@ -45,7 +48,7 @@ func (s *stack) newSinkApp(t *testing.T, shards int32, dbURL string, extra ...st
 		"sink.retryMaxBackoffMillis = 1000",
 	}, extra...)
 	s.writeProperties(t, dir, app, stream, filepath.Join(s.repo, "bin/kinesis-cratedb")+" --properties "+props, lines...)
-	return sinkApp{app: app, stream: stream, table: table, props: props, dbURL: dbURL}
+	return sinkApp{app: app, stream: stream, table: table, props: props, dbURL: dbURL, db: db}
 }
 
 // counts returns the rows in the target, the distinct demo record ids among
@@ -53,12 +56,12 @@ func (s *stack) newSinkApp(t *testing.T, shards int32, dbURL string, extra ...st
 func (a sinkApp) counts(t *testing.T) (rows, ids, dead int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, a.dbURL)
+	conn, err := a.open(ctx)
 	if err != nil {
 		return -1, -1, -1
 	}
 	defer conn.Close(ctx)
-	if err := conn.QueryRow(ctx, `SELECT count(*), count(DISTINCT payload->>'id') FROM `+a.table).Scan(&rows, &ids); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT count(*), count(DISTINCT `+a.idExpr()+`) FROM `+a.table).Scan(&rows, &ids); err != nil {
 		return -1, -1, -1
 	}
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM `+a.table+`_deadletter`).Scan(&dead); err != nil {
@@ -97,13 +100,17 @@ func putRaw(t *testing.T, kc *kinesis.Client, stream, key string, data []byte) {
 }
 
 // TestE2ESinkExactlyOnce publishes JSON records and bad payloads through the
-// real daemon into PostgreSQL, kills a child with SIGKILL in the middle of the
+// real daemon into PostgreSQL and CrateDB, kills a child with SIGKILL in the middle of the
 // stream (the daemon then exits, as in production), restarts the daemon, and
 // checks that every record is in the table or the dead-letter table exactly
 // once.
 func TestE2ESinkExactlyOnce(t *testing.T) {
 	s := requireStack(t)
-	a := s.newSinkApp(t, 2, s.database)
+	pgtest.Each(t, func(t *testing.T, db pgtest.DB) { testE2ESinkExactlyOnce(t, s, db) })
+}
+
+func testE2ESinkExactlyOnce(t *testing.T, s *stack, db pgtest.DB) {
+	a := s.newSinkApp(t, 2, db)
 	d := s.startDaemon(t, a.props)
 
 	publish(t, s, a.stream, 0, 1000)
@@ -169,6 +176,7 @@ func checkDeadLetters(t *testing.T, a sinkApp) {
 		if err := rows.Scan(&key, &stage, &msg, &raw); err != nil {
 			t.Fatal(err)
 		}
+		raw = a.rawOf(t, raw)
 		if i >= len(want) || key != want[i].key || stage != "decode" || !strings.Contains(msg, want[i].err) || string(raw) != want[i].raw {
 			t.Fatalf("dead letter %d: %q %q %q %q", i, key, stage, msg, raw)
 		}
@@ -186,7 +194,8 @@ func checkProgress(t *testing.T, a sinkApp, shards int) {
 	defer conn.Close(ctx)
 	var n, checkpointed int
 	var written int64
-	if err := conn.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE checkpoint_seq <> ''), coalesce(sum(records_written), 0)
+	a.db.Refresh(t, conn, "public.kinesis_progress")
+	if err := conn.QueryRow(ctx, `SELECT count(*), coalesce(sum(CASE WHEN checkpoint_seq <> '' THEN 1 ELSE 0 END), 0), coalesce(sum(records_written), 0)
 		FROM public.kinesis_progress WHERE target_table = $1`, a.table).Scan(&n, &checkpointed, &written); err != nil {
 		t.Fatal(err)
 	}
@@ -199,13 +208,17 @@ func checkProgress(t *testing.T, a sinkApp, shards int) {
 	}
 }
 
-// TestE2ESinkSurvivesDatabaseOutage stops PostgreSQL for a while in the
+// TestE2ESinkSurvivesDatabaseOutage stops the database for a while in the
 // middle of a stream: the children wait and retry, the checkpoints never pass
 // what is stored, and once the database is back every record is there once.
 func TestE2ESinkSurvivesDatabaseOutage(t *testing.T) {
 	s := requireStack(t)
-	pg := pgtest.Start(t)
-	a := s.newSinkApp(t, 2, pg.URL())
+	pgtest.Each(t, func(t *testing.T, db pgtest.DB) { testE2ESinkSurvivesDatabaseOutage(t, s, db) })
+}
+
+func testE2ESinkSurvivesDatabaseOutage(t *testing.T, s *stack, db pgtest.DB) {
+	pg := pgtest.StartServer(t, db.Name)
+	a := s.newSinkApp(t, 2, pg.DB())
 	d := s.startDaemon(t, a.props)
 
 	done := make(chan struct{})
@@ -247,9 +260,12 @@ func TestE2ESinkSurvivesDatabaseOutage(t *testing.T) {
 // TestE2EBadSettingFailsClearly starts the daemon with an invalid sink
 // setting: the child refuses to start with one line naming the key, which
 // the daemon's log shows, and the daemon stops.
+//
+// PostgreSQL only: the child refuses its settings before it connects to any
+// database, so the database plays no part.
 func TestE2EBadSettingFailsClearly(t *testing.T) {
 	s := requireStack(t)
-	a := s.newSinkApp(t, 1, s.database, "sink.format = xml")
+	a := s.newSinkApp(t, 1, pgtest.Get(t, pgtest.PostgreSQL), "sink.format = xml")
 	d := s.startDaemon(t, a.props)
 	if err := d.waitExit(2 * time.Minute); err == nil {
 		t.Fatal("daemon exited cleanly despite a child that cannot start")
@@ -260,14 +276,52 @@ func TestE2EBadSettingFailsClearly(t *testing.T) {
 	}
 }
 
-// connect opens a connection to the app's database; the caller closes it.
+// connect opens a connection to the app's database (see open); the caller
+// closes it.
 func (a sinkApp) connect(ctx context.Context, t *testing.T) *pgx.Conn {
 	t.Helper()
-	conn, err := pgx.Connect(ctx, a.dbURL)
+	conn, err := a.open(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return conn
+}
+
+// open connects to the app's database. On CrateDB, whose reads are not
+// real-time, it first refreshes the target and dead-letter tables, so that
+// the queries on the new connection see every write made before it (a
+// table not made yet is no error here).
+func (a sinkApp) open(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.Connect(ctx, a.dbURL)
+	if err != nil || !a.db.Crate() {
+		return conn, err
+	}
+	for _, table := range []string{a.table, a.table + "_deadletter"} {
+		_, _ = conn.Exec(ctx, "REFRESH TABLE "+table)
+	}
+	return conn, nil
+}
+
+// idExpr is the demo record's id in the payload, as SQL.
+func (a sinkApp) idExpr() string {
+	if a.db.Crate() {
+		return `payload['id']`
+	}
+	return `payload->>'id'`
+}
+
+// rawOf is a dead letter's raw column as read back: CrateDB keeps it as
+// base64 text.
+func (a sinkApp) rawOf(t *testing.T, stored []byte) []byte {
+	t.Helper()
+	if !a.db.Crate() {
+		return stored
+	}
+	b, err := base64.StdEncoding.DecodeString(string(stored))
+	if err != nil {
+		t.Fatalf("dead letter raw %q is not base64: %v", stored, err)
+	}
+	return b
 }
 
 // queryInt runs a query that returns one integer.

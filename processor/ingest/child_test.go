@@ -150,8 +150,8 @@ func testChildStoresDeadLettersAndCheckpoints(t *testing.T, db pgtest.DB) {
 		t.Fatalf("%d dead letters, want 3", n)
 	}
 	big := `payload->>'big'`
-	if db.Crate() {
-		big = `CAST(payload['big'] AS TEXT)`
+	if db.Crate() { // beyond 64 bits: kept as its JSON text in payload_aux (README)
+		big = `payload_aux['big']`
 	}
 	if n := count(t, db, nil, `SELECT count(*) FROM `+table+` WHERE `+big+` = '18446744073709551617'`); n != 97 {
 		t.Fatalf("big integers lost their digits in %d rows", 97-n)

@@ -3,28 +3,17 @@ package ingest_test
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
-
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/testenv"
 )
 
 // onEachDatabase runs fn on TEST_DATABASE_URL (PostgreSQL) and
 // TEST_CRATEDB_URL (CrateDB), each that is set; under CI=true an unset one
 // fails.
 func onEachDatabase(t *testing.T, fn func(t *testing.T, url string)) {
-	for _, db := range []struct{ name, env string }{{"postgresql", "TEST_DATABASE_URL"}, {"cratedb", "TEST_CRATEDB_URL"}} {
-		t.Run(db.name, func(t *testing.T) {
-			url := os.Getenv(db.env)
-			if url == "" {
-				testenv.Missing(t, db.env+" not set: run scripts/test.sh")
-			}
-			fn(t, url)
-		})
-	}
+	pgtest.Each(t, func(t *testing.T, db pgtest.DB) { fn(t, db.URL) })
 }
 
 // TestHungDatabaseFailsBatchBeforeDaemonTimeout: the database stops

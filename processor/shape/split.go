@@ -36,7 +36,7 @@ type Rules struct {
 	// "Value 9223372036854775807 exceeds allowed range for column of type
 	// bigint").
 	bigintEnds bool
-	auxDepth     int // deeper aux values are kept as their JSON text
+	auxDepth   int // deeper aux values are kept as their JSON text
 }
 
 var (

@@ -5,12 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
 	"math/big"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
 )
 
 // awkward is a catalogue of valid JSON objects that a database's object

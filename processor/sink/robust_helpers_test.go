@@ -1,10 +1,9 @@
 package sink
 
 import (
-	"os"
 	"testing"
 
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/testenv"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
 )
 
 // onEachDatabase runs fn as a subtest on every test database that is set:
@@ -13,17 +12,5 @@ import (
 // CI=true, where it fails: a missing database there is a broken setup, not
 // a reason to pass.
 func onEachDatabase(t *testing.T, fn func(t *testing.T, url string)) {
-	t.Helper()
-	for _, db := range []struct{ name, env string }{
-		{"postgresql", "TEST_DATABASE_URL"},
-		{"cratedb", "TEST_CRATEDB_URL"},
-	} {
-		t.Run(db.name, func(t *testing.T) {
-			url := os.Getenv(db.env)
-			if url == "" {
-				testenv.Missing(t, db.env+" not set: run scripts/test.sh")
-			}
-			fn(t, url)
-		})
-	}
+	pgtest.Each(t, func(t *testing.T, db pgtest.DB) { fn(t, db.URL) })
 }

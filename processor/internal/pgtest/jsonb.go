@@ -18,7 +18,10 @@ import (
 // length, then bytes) and unique, ", " and ": " between items, numbers as
 // numeric prints them (1 and 1.0 differ). PostgreSQL renders both sides
 // itself; CrateDB has no jsonb, so there the rows and the expectations are
-// rendered here in the same form.
+// rendered here in the same form, with one difference: CrateDB keeps a
+// number in a typed sub-column (BIGINT, DOUBLE) and prints a double its own
+// way (50.0, 1.0E-7), so on CrateDB numbers are compared by exact value
+// (50 = 50.0, but 0.1000000000000000055 is not 0.1, nor 2^63 a double).
 
 // Querier is a *pgx.Conn or a *pgxpool.Pool.
 type Querier interface {
@@ -36,7 +39,7 @@ func CanonicalJSON(ctx context.Context, conn Querier, db DB, want []json.RawMess
 			if err != nil {
 				return nil, fmt.Errorf("expected row %s: %w", r, err)
 			}
-			s = JSONBText(v)
+			s = JSONBText(exactNumbers(v))
 		} else if err := conn.QueryRow(ctx, `SELECT $1::jsonb::text`, string(r)).Scan(&s); err != nil {
 			return nil, err
 		}
@@ -90,13 +93,53 @@ func LiveRows(ctx context.Context, conn Querier, db DB, view string) ([]string, 
 			}
 			obj[f.Name] = v
 		}
-		got = append(got, JSONBText(obj))
+		got = append(got, JSONBText(exactNumbers(obj)))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	slices.Sort(got)
 	return got, nil
+}
+
+// exactNumbers replaces every number in v by its exact value in one
+// spelling: an integer without a fraction, otherwise the shortest exact
+// decimal. A double read from a typed column counts as CrateDB prints it
+// (the shortest text that reads back as the same double).
+func exactNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		return json.Number(exactDecimal(string(x)))
+	case float64:
+		return json.Number(exactDecimal(strconv.FormatFloat(x, 'g', -1, 64)))
+	case float32:
+		return json.Number(exactDecimal(strconv.FormatFloat(float64(x), 'g', -1, 32)))
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = exactNumbers(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = exactNumbers(e)
+		}
+		return out
+	}
+	return v
+}
+
+func exactDecimal(s string) string {
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return s
+	}
+	if r.IsInt() {
+		return r.Num().String()
+	}
+	d := strings.TrimRight(r.FloatString(400), "0")
+	return strings.TrimSuffix(d, ".")
 }
 
 // localTime is a TIMESTAMP WITHOUT TIME ZONE: no offset in the output.

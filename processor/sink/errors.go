@@ -57,10 +57,14 @@ var crateTransientMessages = []string{
 	"breaker would use",
 	// statement_timeout or KILL: "Job killed. statement_timeout (1ms/parse)".
 	"Job killed",
-	// A cluster-level block while the cluster forms or has no master
-	// (source): "blocked by: [SERVICE_UNAVAILABLE/1/state not recovered /
-	// initialized];". Table blocks are configuration (crateConfigMessages).
-	"blocked by: [SERVICE_UNAVAILABLE",
+	// A cluster-wide block while the node recovers its state after a
+	// start, seen on CREATE TABLE: "org.elasticsearch.cluster.block.
+	// ClusterBlockException: blocked by: [STATE_NOT_RECOVERED/1/state not
+	// recovered / initialized];" (an INSERT fails earlier, at Parse, with
+	// "Relation 'doc.t' unknown"). Other cluster blocks, such as no master,
+	// pass as well; table blocks (RELATION_…) are configuration and are
+	// matched first (crateConfigMessages).
+	"blocked by: [",
 	"primary shard is not active",     // (source)
 	"NoShardAvailableActionException", // (source)
 	"NodeDisconnectedException",       // (source)

@@ -122,6 +122,10 @@ var crateObserved = []struct {
 	// Also what the disk flood-stage watermark set on every table
 	// (watermarks lowered below the free space, threshold enabled).
 	{`"blocks.read_only_allow_delete" = true, prepared row`, pgErr("XX000", "blocked by: [RELATION_READ_DELETE_ONLY/12/index read-only / allow delete (api)];"), classConfig},
+	// A node started with gateway.expected_data_nodes=2 and
+	// gateway.recover_after_data_nodes=2 stays unrecovered: CREATE TABLE
+	// (what Open runs) gets this, an INSERT "Relation 'doc.t' unknown".
+	{"node not recovered yet, CREATE TABLE IF NOT EXISTS", pgErr("XX000", "org.elasticsearch.cluster.block.ClusterBlockException: blocked by: [STATE_NOT_RECOVERED/1/state not recovered / initialized];"), classTransient},
 	{"user with DQL but no DML, Parse", pgErr("XX000", "Missing 'DML' privilege for user 'probe_ro'"), classConfig},
 	// Circuit breakers: a batch gets INSERT 0 -3 for every row, the row
 	// alone this. A single row larger than the limit can never fit.

@@ -71,7 +71,9 @@ var crateTransientMessages = []string{
 	"NodeNotConnectedException",       // (source)
 	"NodeClosedException",             // (source)
 	"ConnectTransportException",       // (source)
-	"rejected execution",              // (source)
+	// A full thread pool: "rejected execution of processing of
+	// [4068][internal:crate:sql/data/write[p]]: … on EsThreadPoolExecutor[…]".
+	"rejected execution",
 	"CircuitBreakingException",        // (source)
 }
 

@@ -132,6 +132,11 @@ var crateObserved = []struct {
 	{`SET GLOBAL TRANSIENT "indices.breaker.query.limit" = '1kb', row alone`, pgErr("XX000", "Allocating 2.4kb for 'upsert request' failed, breaker would use 2.4kb in total. Limit is 1kb. Either increase memory and limit, change the query or reduce concurrent query load"), classConfig},
 	{`"indices.breaker.total.limit" = '1kb', row alone`, pgErr("XX000", "Allocating 2.4kb for 'parent: upsert request' failed, breaker would use 69.5mb in total. Limit is 1kb. Either increase memory and limit, change the query or reduce concurrent query load"), classConfig},
 	{"breaker full of other load (observed text, sizes changed)", pgErr("XX000", "Allocating 2.4kb for 'parent: upsert request' failed, breaker would use 69.5mb in total. Limit is 64mb. Either increase memory and limit, change the query or reduce concurrent query load"), classTransient},
+	// Write thread pool full: a node started with thread_pool.write.size=1
+	// and queue_size=1 under 16 concurrent writers. Batches got INSERT 0 -3
+	// for the rejected rows; single-row INSERTs got this (the message goes
+	// on with the executor's counters, elided here).
+	{"write thread pool full, row alone", pgErr("XX000", "rejected execution of processing of [4068][internal:crate:sql/data/write[p]]: request: ShardRequest{, shardId=[t_testproberejected_2301fbce/Rc6nqGs_RiSeDiZ56ehu4g][1], timeout=1m}, target allocation id: wsO8Nh69Q1up23aqvaF7CQ, primary term: 1 on EsThreadPoolExecutor[name = node-55521/write, queue capacity = 1, org.elasticsearch.common.util.concurrent.EsThreadPoolExecutor@252f626c[Running, pool size = 1, active threads = 1, queued tasks = 1, "), classTransient},
 	// statement_timeout (session setting). KILL ALL during a bulk INSERT
 	// gave no error at all: the killed rows came back as INSERT 0 -3 and
 	// were written when run alone.

@@ -74,7 +74,7 @@ var crateTransientMessages = []string{
 	// A full thread pool: "rejected execution of processing of
 	// [4068][internal:crate:sql/data/write[p]]: … on EsThreadPoolExecutor[…]".
 	"rejected execution",
-	"CircuitBreakingException",        // (source)
+	"CircuitBreakingException", // (source)
 }
 
 // crateConfigMessages are refusals of the statement, not of its data, that

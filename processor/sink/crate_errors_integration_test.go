@@ -501,6 +501,44 @@ func TestCrateWriteSurvivesNodeFailures(t *testing.T) {
 		}
 	})
 
+	// KILL ALL during a bulk INSERT gives no error: the killed rows come
+	// back as INSERT 0 -3 and are written when run alone.
+	t.Run("KILL ALL", func(t *testing.T) {
+		w, rec := openCrate(t, node.url, func(cfg *Config) { cfg.ChunkSize = 2000 })
+		rows := makeRows("shardId-000000000053", 6000, 300)
+		conn, err := pgx.Connect(context.Background(), node.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		done := writeAsync(w, rows)
+		kills := 0
+		var out writeOutcome
+	killing:
+		for stop := time.After(3 * time.Second); ; {
+			select {
+			case out = <-done:
+				break killing
+			case <-stop:
+				out = <-done
+				break killing
+			case <-time.After(50 * time.Millisecond):
+				if _, err := conn.Exec(context.Background(), "KILL ALL"); err != nil {
+					t.Fatal(err)
+				}
+				kills++
+			}
+		}
+		assertCrateOutcome(t, node.url, w, out.res, out.err, len(rows))
+		for i, r := range rec.retries(t) {
+			// A row run alone and killed: "Job killed".
+			if r.Class != "transient" || !strings.Contains(r.Error, "Job killed") {
+				t.Errorf("retry %d logged as %+v, want a transient Job killed", i, r)
+			}
+		}
+		t.Logf("KILL ALL sent %d times, %d retries", kills, out.res.Retries)
+	})
+
 	t.Run("kill -9 and restart", func(t *testing.T) {
 		w, rec := openCrate(t, node.url, func(cfg *Config) { cfg.ChunkSize = 1000 })
 		rows := makeRows("shardId-000000000052", 20000, 300)

@@ -137,9 +137,10 @@ var crateObserved = []struct {
 	// for the rejected rows; single-row INSERTs got this (the message goes
 	// on with the executor's counters, elided here).
 	{"write thread pool full, row alone", pgErr("XX000", "rejected execution of processing of [4068][internal:crate:sql/data/write[p]]: request: ShardRequest{, shardId=[t_testproberejected_2301fbce/Rc6nqGs_RiSeDiZ56ehu4g][1], timeout=1m}, target allocation id: wsO8Nh69Q1up23aqvaF7CQ, primary term: 1 on EsThreadPoolExecutor[name = node-55521/write, queue capacity = 1, org.elasticsearch.common.util.concurrent.EsThreadPoolExecutor@252f626c[Running, pool size = 1, active threads = 1, queued tasks = 1, "), classTransient},
-	// statement_timeout (session setting). KILL ALL during a bulk INSERT
-	// gave no error at all: the killed rows came back as INSERT 0 -3 and
-	// were written when run alone.
+	// statement_timeout (session setting) and KILL. KILL ALL during a bulk
+	// INSERT gave no error: the killed rows came back as INSERT 0 -3, and
+	// a row then run alone and killed too got the bare "Job killed".
+	{"KILL ALL while rows of a killed bulk ran alone", pgErr("XX000", "Job killed"), classTransient},
 	{"SET statement_timeout = '1ms', batch, Parse", pgErr("XX000", "Job killed. statement_timeout (1ms/parse)"), classTransient},
 	{"SET statement_timeout = '1ms', row alone", pgErr("XX000", "Job killed. statement_timeout (1ms/analyze)"), classTransient},
 	// Connections: a TCP proxy closed mid-batch or while idle; the node

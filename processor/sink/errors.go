@@ -57,18 +57,24 @@ var crateTransientMessages = []string{
 	"breaker would use",
 	// statement_timeout or KILL: "Job killed. statement_timeout (1ms/parse)".
 	"Job killed",
-	// A cluster-level block while the cluster forms or has no master
-	// (source): "blocked by: [SERVICE_UNAVAILABLE/1/state not recovered /
-	// initialized];". Table blocks are configuration (crateConfigMessages).
-	"blocked by: [SERVICE_UNAVAILABLE",
+	// A cluster-wide block while the node recovers its state after a
+	// start, seen on CREATE TABLE: "org.elasticsearch.cluster.block.
+	// ClusterBlockException: blocked by: [STATE_NOT_RECOVERED/1/state not
+	// recovered / initialized];" (an INSERT fails earlier, at Parse, with
+	// "Relation 'doc.t' unknown"). Other cluster blocks, such as no master,
+	// pass as well; table blocks (RELATION_…) are configuration and are
+	// matched first (crateConfigMessages).
+	"blocked by: [",
 	"primary shard is not active",     // (source)
 	"NoShardAvailableActionException", // (source)
 	"NodeDisconnectedException",       // (source)
 	"NodeNotConnectedException",       // (source)
 	"NodeClosedException",             // (source)
 	"ConnectTransportException",       // (source)
-	"rejected execution",              // (source)
-	"CircuitBreakingException",        // (source)
+	// A full thread pool: "rejected execution of processing of
+	// [4068][internal:crate:sql/data/write[p]]: … on EsThreadPoolExecutor[…]".
+	"rejected execution",
+	"CircuitBreakingException", // (source)
 }
 
 // crateConfigMessages are refusals of the statement, not of its data, that

@@ -122,15 +122,25 @@ var crateObserved = []struct {
 	// Also what the disk flood-stage watermark set on every table
 	// (watermarks lowered below the free space, threshold enabled).
 	{`"blocks.read_only_allow_delete" = true, prepared row`, pgErr("XX000", "blocked by: [RELATION_READ_DELETE_ONLY/12/index read-only / allow delete (api)];"), classConfig},
+	// A node started with gateway.expected_data_nodes=2 and
+	// gateway.recover_after_data_nodes=2 stays unrecovered: CREATE TABLE
+	// (what Open runs) gets this, an INSERT "Relation 'doc.t' unknown".
+	{"node not recovered yet, CREATE TABLE IF NOT EXISTS", pgErr("XX000", "org.elasticsearch.cluster.block.ClusterBlockException: blocked by: [STATE_NOT_RECOVERED/1/state not recovered / initialized];"), classTransient},
 	{"user with DQL but no DML, Parse", pgErr("XX000", "Missing 'DML' privilege for user 'probe_ro'"), classConfig},
 	// Circuit breakers: a batch gets INSERT 0 -3 for every row, the row
 	// alone this. A single row larger than the limit can never fit.
 	{`SET GLOBAL TRANSIENT "indices.breaker.query.limit" = '1kb', row alone`, pgErr("XX000", "Allocating 2.4kb for 'upsert request' failed, breaker would use 2.4kb in total. Limit is 1kb. Either increase memory and limit, change the query or reduce concurrent query load"), classConfig},
 	{`"indices.breaker.total.limit" = '1kb', row alone`, pgErr("XX000", "Allocating 2.4kb for 'parent: upsert request' failed, breaker would use 69.5mb in total. Limit is 1kb. Either increase memory and limit, change the query or reduce concurrent query load"), classConfig},
 	{"breaker full of other load (observed text, sizes changed)", pgErr("XX000", "Allocating 2.4kb for 'parent: upsert request' failed, breaker would use 69.5mb in total. Limit is 64mb. Either increase memory and limit, change the query or reduce concurrent query load"), classTransient},
-	// statement_timeout (session setting). KILL ALL during a bulk INSERT
-	// gave no error at all: the killed rows came back as INSERT 0 -3 and
-	// were written when run alone.
+	// Write thread pool full: a node started with thread_pool.write.size=1
+	// and queue_size=1 under 16 concurrent writers. Batches got INSERT 0 -3
+	// for the rejected rows; single-row INSERTs got this (the message goes
+	// on with the executor's counters, elided here).
+	{"write thread pool full, row alone", pgErr("XX000", "rejected execution of processing of [4068][internal:crate:sql/data/write[p]]: request: ShardRequest{, shardId=[t_testproberejected_2301fbce/Rc6nqGs_RiSeDiZ56ehu4g][1], timeout=1m}, target allocation id: wsO8Nh69Q1up23aqvaF7CQ, primary term: 1 on EsThreadPoolExecutor[name = node-55521/write, queue capacity = 1, org.elasticsearch.common.util.concurrent.EsThreadPoolExecutor@252f626c[Running, pool size = 1, active threads = 1, queued tasks = 1, "), classTransient},
+	// statement_timeout (session setting) and KILL. KILL ALL during a bulk
+	// INSERT gave no error: the killed rows came back as INSERT 0 -3, and
+	// a row then run alone and killed too got the bare "Job killed".
+	{"KILL ALL while rows of a killed bulk ran alone", pgErr("XX000", "Job killed"), classTransient},
 	{"SET statement_timeout = '1ms', batch, Parse", pgErr("XX000", "Job killed. statement_timeout (1ms/parse)"), classTransient},
 	{"SET statement_timeout = '1ms', row alone", pgErr("XX000", "Job killed. statement_timeout (1ms/analyze)"), classTransient},
 	// Connections: a TCP proxy closed mid-batch or while idle; the node

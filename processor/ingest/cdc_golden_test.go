@@ -91,20 +91,28 @@ func randomName(t *testing.T, prefix string) string {
 
 // goldenRun is one fresh set of tables with a Processor writing into them.
 type goldenRun struct {
-	t    *testing.T
-	p    *Processor
-	w    *sink.Writer
-	conn *pgx.Conn
-	base string
-	dec  cdc.Decoder
+	t       *testing.T
+	p       *Processor
+	w       *sink.Writer
+	conn    *pgx.Conn
+	schema  string
+	base    string
+	dec     cdc.Decoder
+	crateDB bool
 }
 
 func newGoldenRun(t *testing.T, base string, dec cdc.Decoder) *goldenRun {
 	t.Helper()
-	url := pgtest.DatabaseURL(t)
+	return newGoldenRunAt(t, pgtest.DatabaseURL(t), "public", base, dec, 4)
+}
+
+// newGoldenRunAt is newGoldenRun on the database at url (PostgreSQL or
+// CrateDB), with the dead-letter and progress tables in schema.
+func newGoldenRunAt(t *testing.T, url, schema, base string, dec cdc.Decoder, chunk int) *goldenRun {
+	t.Helper()
 	ctx := context.Background()
 	w, err := sink.Open(ctx, url, sink.Config{
-		Table: "public." + base, CreateTables: true, CDCTables: dec.Tables(), ChunkSize: 4,
+		Table: schema + "." + base, CreateTables: true, CDCTables: dec.Tables(), ChunkSize: chunk,
 		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 		Retry:  sink.RetryPolicy{InitialBackoff: 10 * time.Millisecond, MaxWait: 20 * time.Second},
 	})
@@ -115,16 +123,19 @@ func newGoldenRun(t *testing.T, base string, dec cdc.Decoder) *goldenRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conn.Exec(ctx, "SET TIME ZONE 'UTC'"); err != nil {
-		t.Fatal(err)
+	crateDB := conn.PgConn().ParameterStatus("crate_version") != ""
+	if !crateDB {
+		if _, err := conn.Exec(ctx, "SET TIME ZONE 'UTC'"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() {
 		for _, tb := range dec.Tables() {
 			conn.Exec(ctx, `DROP VIEW IF EXISTS `+tb.Name+`_live`)
 			conn.Exec(ctx, `DROP TABLE IF EXISTS `+tb.Name)
 		}
-		conn.Exec(ctx, `DROP TABLE IF EXISTS public.`+base+`_deadletter`)
-		conn.Exec(ctx, `DELETE FROM public.kinesis_progress WHERE shard_id = 'shardId-golden'`)
+		conn.Exec(ctx, `DROP TABLE IF EXISTS `+schema+`.`+base+`_deadletter`)
+		conn.Exec(ctx, `DELETE FROM `+schema+`.kinesis_progress WHERE shard_id = 'shardId-golden'`)
 		conn.Close(ctx)
 		w.Close()
 	})
@@ -132,7 +143,21 @@ func newGoldenRun(t *testing.T, base string, dec cdc.Decoder) *goldenRun {
 	if err := p.Initialize(ctx, kcl.InitializeInput{ShardID: "shardId-golden"}); err != nil {
 		t.Fatal(err)
 	}
-	return &goldenRun{t: t, p: p, w: w, conn: conn, base: base, dec: dec}
+	return &goldenRun{t: t, p: p, w: w, conn: conn, schema: schema, base: base, dec: dec, crateDB: crateDB}
+}
+
+func (g *goldenRun) deadLetterTable() string { return g.schema + "." + g.base + "_deadletter" }
+
+// refresh makes CrateDB's recent writes visible to searches (no-op on
+// PostgreSQL).
+func (g *goldenRun) refresh(table string) {
+	g.t.Helper()
+	if !g.crateDB {
+		return
+	}
+	if _, err := g.conn.Exec(context.Background(), `REFRESH TABLE `+table); err != nil {
+		g.t.Fatal(err)
+	}
 }
 
 // feed delivers recs in batches of size n, as the daemon would.
@@ -178,7 +203,7 @@ func (g *goldenRun) check(what, table string, want []json.RawMessage) {
 
 func (g *goldenRun) checkDeadLetters(e goldenExpect) {
 	g.t.Helper()
-	rows, err := g.conn.Query(context.Background(), `SELECT seq, error FROM public.`+g.base+`_deadletter ORDER BY seq`)
+	rows, err := g.conn.Query(context.Background(), `SELECT seq, error FROM `+g.deadLetterTable()+` ORDER BY seq`)
 	if err != nil {
 		g.t.Fatal(err)
 	}

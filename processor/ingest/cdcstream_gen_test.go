@@ -226,7 +226,8 @@ func (g gen) sameKind(v ddbValue, depth int) ddbValue {
 // kind, some change kind, some appear or disappear.
 func (g gen) mutate(item ddbItem) ddbItem {
 	next := ddbItem{}
-	for k, v := range item {
+	for _, k := range slices.Sorted(maps.Keys(item)) { // map order is random; the stream must not be
+		v := item[k]
 		switch r := g.r.IntN(10); {
 		case k == "id" || k == "rev":
 			next[k] = v

@@ -130,32 +130,73 @@ func buildDataTypes(names, types []string) *colType {
 // maxIndexedString is the longest string CrateDB indexes (UTF-8 bytes).
 const maxIndexedString = 32766
 
-// fitClaim reports whether v can be stored at a path of type *tp (nil: no
-// column yet) without being refused or converted, and without changing an
-// existing column. Paths the value creates are claimed: *tp (and its
-// fields) then hold the types to create them with (addColumns). A value
-// that would make CrateDB create a column of undefined type (a null, an
-// empty list or a list of nulls where there is no column) does not fit:
-// that is a mapping change the sink cannot make beforehand. On false, *tp
-// is left in an undefined state; callers work on a clone.
-func fitClaim(v any, tp **colType) bool {
-	t := *tp
+// fitRaw reports whether the JSON value raw can be stored at a path of
+// type *tp (nil: no column yet) without being refused or converted, and
+// without changing an existing column.
+//
+// Without claim it only checks, and reports needsNew when the value would
+// create a path; *tp is not touched. With claim (on a clone), the paths the
+// value creates are claimed: *tp and its fields then hold the types to
+// create them with (addColumnsDDL). A value that would make CrateDB create
+// a column of undefined type (a null, an empty list or a list of nulls where
+// there is no column) does not fit: that mapping change cannot be made
+// beforehand. On false with claim, *tp is left in an undefined state.
+func fitRaw(raw []byte, tp **colType, claim bool) (fits, needsNew bool) {
+	f := fitter{b: raw, claim: claim}
+	fits = f.value(tp)
+	return fits && !f.bad, f.needsNew
+}
+
+// fitter walks one valid JSON value (as the decoders write it).
+type fitter struct {
+	b        []byte
+	i        int
+	claim    bool
+	needsNew bool
+	bad      bool
+}
+
+func (f *fitter) ws() {
+	for f.i < len(f.b) && (f.b[f.i] == ' ' || f.b[f.i] == '\t' || f.b[f.i] == '\n' || f.b[f.i] == '\r') {
+		f.i++
+	}
+}
+
+// value checks the value at f.i against *tp and moves past it (when it
+// fits; after a misfit the position does not matter).
+func (f *fitter) value(tp **colType) bool {
+	f.ws()
+	if f.i >= len(f.b) {
+		f.bad = true
+		return false
+	}
+	t, c := *tp, f.b[f.i]
 	if t != nil && t.base == "undefined" {
 		// A column made from a null by another writer: any other value
 		// would change its type.
-		return v == nil
+		return f.literal("null")
 	}
-	switch x := v.(type) {
-	case nil:
-		return t != nil
-	case bool:
+	if t == nil && !f.claim {
+		if c == 'n' {
+			return false // would create an undefined column
+		}
+		f.needsNew = true
+		return f.skip()
+	}
+	switch {
+	case c == 'n':
+		return f.literal("null") && t != nil
+	case c == 't' || c == 'f':
+		if !f.literal("true") && !f.literal("false") {
+			return false
+		}
 		if t == nil {
 			*tp = &colType{base: "boolean"}
 			return true
 		}
 		return t.arrays == 0 && t.base == "boolean"
-	case string:
-		if len(x) > maxIndexedString {
+	case c == '"':
+		if n, ok := f.stringLen(); !ok || n > maxIndexedString {
 			return false
 		}
 		if t == nil {
@@ -163,94 +204,288 @@ func fitClaim(v any, tp **colType) bool {
 			return true
 		}
 		return t.arrays == 0 && t.base == "text"
-	case json.Number:
-		n, ok := cdc.ParseNumber(string(x))
-		if !ok || n.Kind == cdc.Big {
-			return false
-		}
-		if t == nil {
-			if n.Kind == cdc.Float {
-				*tp = &colType{base: "double precision"}
-				return true
-			}
-			*tp = &colType{base: "bigint"}
-		}
-		return (*tp).arrays == 0 && numberFits(n, (*tp).base)
-	case map[string]any:
-		if t == nil {
-			t = &colType{base: "object"}
-			*tp = t
-		}
-		if t.arrays != 0 || t.base != "object" {
-			return false
-		}
-		if t.fields == nil {
-			t.fields = map[string]*colType{}
-		}
-		for k, e := range x {
-			if strings.ContainsAny(k, ".[\t\r\n") {
-				return false
-			}
-			child := t.fields[k]
-			if !fitClaim(e, &child) {
-				return false
-			}
-			if child != nil {
-				t.fields[k] = child
-			}
-		}
-		return true
-	case []any:
-		var elem *colType
-		if t == nil {
-			// CrateDB stores integers mixed with fractions as a DOUBLE
-			// array; fine when every integer is exact as a double.
-			if numericElements(x) {
-				*tp = &colType{base: "double precision", arrays: 1}
-				return true
-			}
-		} else {
-			if t.arrays == 0 {
-				return false
-			}
-			elem = &colType{base: t.base, arrays: t.arrays - 1, fields: t.fields}
-		}
-		for _, e := range x {
-			if e != nil && !fitClaim(e, &elem) {
-				return false
-			}
-		}
-		if elem == nil || (elem.base == "object" && elem.arrays > 0) {
-			// nothing typed the list (empty, or only nulls), or a list of
-			// lists of objects
-			return false
-		}
-		*tp = &colType{base: elem.base, arrays: elem.arrays + 1, fields: elem.fields}
-		return true
+	case c == '{':
+		return f.object(tp)
+	case c == '[':
+		return f.array(tp)
 	}
-	return false
+	n, ok := f.number()
+	if !ok {
+		return false
+	}
+	if t == nil {
+		if n.Kind == cdc.Float {
+			*tp = &colType{base: "double precision"}
+			return true
+		}
+		t = &colType{base: "bigint"}
+		*tp = t
+	}
+	return t.arrays == 0 && numberFits(n, t.base)
 }
 
-// numericElements reports a list of numbers (and nulls) with at least one
-// fraction, which CrateDB stores as a DOUBLE array, when every integer in it
-// keeps its value as a double.
-func numericElements(l []any) bool {
+func (f *fitter) object(tp **colType) bool {
+	t := *tp
+	if t == nil {
+		t = &colType{base: "object"}
+		*tp = t
+	}
+	if t.arrays != 0 || t.base != "object" {
+		return false
+	}
+	f.i++ // {
+	f.ws()
+	if f.i < len(f.b) && f.b[f.i] == '}' {
+		f.i++
+		return true
+	}
+	for {
+		f.ws()
+		key, ok := f.key()
+		if !ok || strings.ContainsAny(key, ".[\t\r\n") {
+			return false
+		}
+		f.ws()
+		if f.i >= len(f.b) || f.b[f.i] != ':' {
+			f.bad = true
+			return false
+		}
+		f.i++
+		child := t.fields[key]
+		if !f.value(&child) {
+			return false
+		}
+		if f.claim && child != nil {
+			if t.fields == nil {
+				t.fields = map[string]*colType{}
+			}
+			t.fields[key] = child
+		}
+		f.ws()
+		if f.i >= len(f.b) {
+			f.bad = true
+			return false
+		}
+		switch f.b[f.i] {
+		case ',':
+			f.i++
+		case '}':
+			f.i++
+			return true
+		default:
+			f.bad = true
+			return false
+		}
+	}
+}
+
+func (f *fitter) array(tp **colType) bool {
+	t := *tp
+	var elem *colType
+	if t == nil {
+		// CrateDB stores integers mixed with fractions as a DOUBLE array;
+		// fine when every integer is exact as a double.
+		if f.numericArray() {
+			*tp = &colType{base: "double precision", arrays: 1}
+			return true
+		}
+	} else {
+		if t.arrays == 0 {
+			return false
+		}
+		elem = &colType{base: t.base, arrays: t.arrays - 1, fields: t.fields}
+	}
+	f.i++ // [
+	f.ws()
+	if f.i < len(f.b) && f.b[f.i] == ']' {
+		f.i++
+	} else {
+		for {
+			f.ws()
+			if f.i < len(f.b) && f.b[f.i] == 'n' {
+				if !f.literal("null") {
+					return false
+				}
+			} else if !f.value(&elem) {
+				return false
+			}
+			f.ws()
+			if f.i >= len(f.b) {
+				f.bad = true
+				return false
+			}
+			if f.b[f.i] == ']' {
+				f.i++
+				break
+			}
+			if f.b[f.i] != ',' {
+				f.bad = true
+				return false
+			}
+			f.i++
+		}
+	}
+	if t != nil {
+		if f.claim {
+			t.fields = elem.fields // sub-columns claimed by object elements
+		}
+		return true
+	}
+	if elem == nil || (elem.base == "object" && elem.arrays > 0) {
+		// nothing typed the list (empty, or only nulls), or a list of
+		// lists of objects
+		return false
+	}
+	*tp = &colType{base: elem.base, arrays: elem.arrays + 1, fields: elem.fields}
+	return true
+}
+
+// numericArray consumes a list of numbers and nulls with at least one
+// fraction and every integer exact as a double; otherwise it leaves the
+// position alone and returns false.
+func (f *fitter) numericArray() bool {
+	start := f.i
+	f.i++ // [
 	frac := false
-	for _, e := range l {
-		if e == nil {
+	for {
+		f.ws()
+		if f.i >= len(f.b) {
+			break
+		}
+		switch c := f.b[f.i]; {
+		case c == ']':
+			f.i++
+			if frac {
+				return true
+			}
+			f.i = start
+			return false
+		case c == ',':
+			f.i++
+			continue
+		case c == 'n':
+			if !f.literal("null") {
+				f.i = start
+				return false
+			}
 			continue
 		}
-		x, ok := e.(json.Number)
-		if !ok {
-			return false
-		}
-		n, ok := cdc.ParseNumber(string(x))
-		if !ok || n.Kind == cdc.Big || (n.Kind == cdc.Int && !exactDouble(n.Int)) {
-			return false
+		n, ok := f.number()
+		if !ok || (n.Kind == cdc.Int && !exactDouble(n.Int)) {
+			break
 		}
 		frac = frac || n.Kind == cdc.Float
 	}
-	return frac
+	f.i, f.bad = start, false
+	return false
+}
+
+// number reads a number literal; Big numbers (never in data) do not fit.
+func (f *fitter) number() (cdc.Number, bool) {
+	start := f.i
+	for f.i < len(f.b) {
+		c := f.b[f.i]
+		if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
+			f.i++
+			continue
+		}
+		break
+	}
+	n, ok := cdc.ParseNumber(string(f.b[start:f.i]))
+	if !ok {
+		f.bad = true
+	}
+	return n, ok && n.Kind != cdc.Big
+}
+
+func (f *fitter) literal(lit string) bool {
+	if !bytes.HasPrefix(f.b[f.i:], []byte(lit)) {
+		return false
+	}
+	f.i += len(lit)
+	return true
+}
+
+// stringLen moves past the string at f.i and returns its length in bytes.
+func (f *fitter) stringLen() (int, bool) {
+	start := f.i
+	escaped := false
+	for j := start + 1; j < len(f.b); j++ {
+		switch f.b[j] {
+		case '\\':
+			escaped = true
+			j++
+		case '"':
+			f.i = j + 1
+			if !escaped {
+				return j - start - 1, true
+			}
+			var s string
+			if err := json.Unmarshal(f.b[start:j+1], &s); err != nil {
+				f.bad = true
+				return 0, false
+			}
+			return len(s), true
+		}
+	}
+	f.bad = true
+	return 0, false
+}
+
+// key reads an object key.
+func (f *fitter) key() (string, bool) {
+	if f.i >= len(f.b) || f.b[f.i] != '"' {
+		f.bad = true
+		return "", false
+	}
+	start := f.i
+	if _, ok := f.stringLen(); !ok {
+		return "", false
+	}
+	raw := f.b[start+1 : f.i-1]
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw), true
+	}
+	var s string
+	if err := json.Unmarshal(f.b[start:f.i], &s); err != nil {
+		f.bad = true
+		return "", false
+	}
+	return s, true
+}
+
+// skip moves past the value at f.i.
+func (f *fitter) skip() bool {
+	depth := 0
+	for f.i < len(f.b) {
+		switch c := f.b[f.i]; c {
+		case '"':
+			if _, ok := f.stringLen(); !ok {
+				return false
+			}
+			if depth == 0 {
+				return true
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return true // the end of the enclosing value
+			}
+			depth--
+			if depth == 0 {
+				f.i++
+				return true
+			}
+		case ',', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return true
+			}
+		}
+		f.i++
+	}
+	return depth == 0
 }
 
 // numberFits reports whether CrateDB stores n in a column of type base
@@ -298,17 +533,18 @@ func shapeData(data, aux json.RawMessage, types *colType, allowNew bool) (shapeR
 	}
 	var keep, move []member
 	for _, m := range members {
-		var v any
-		d := json.NewDecoder(bytes.NewReader(m.raw))
-		d.UseNumber()
-		if err := d.Decode(&v); err != nil {
-			return res, fmt.Errorf("data[%q]: %w", m.name, err)
-		}
-		node := types.fields[m.name].clone()
-		if fitClaim(v, &node) && (allowNew || !hasNewPaths(types.fields[m.name], node)) {
-			if node != nil {
-				types.fields[m.name] = node
+		node := types.fields[m.name]
+		fits, needsNew := fitRaw(m.raw, &node, false)
+		if fits && needsNew {
+			fits = false
+			if allowNew {
+				node = node.clone()
+				if fits, _ = fitRaw(m.raw, &node, true); fits {
+					types.fields[m.name] = node
+				}
 			}
+		}
+		if fits {
 			keep = append(keep, m)
 			continue
 		}
@@ -346,24 +582,50 @@ type member struct {
 	raw  json.RawMessage
 }
 
-// objectMembers lists a JSON object's members; nil or empty input is {}.
+// objectMembers lists a JSON object's members, in their order; nil, empty
+// or null input is {}.
 func objectMembers(obj json.RawMessage) ([]member, error) {
-	if len(bytes.TrimSpace(obj)) == 0 {
+	f := fitter{b: obj}
+	f.ws()
+	if f.i == len(f.b) || f.literal("null") {
 		return nil, nil
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(obj, &m); err != nil {
-		return nil, err
-	}
-	if m == nil && !bytes.Equal(bytes.TrimSpace(obj), []byte("null")) {
+	if f.b[f.i] != '{' {
 		return nil, errors.New("not a JSON object")
 	}
-	out := make([]member, 0, len(m))
-	for k, v := range m {
-		out = append(out, member{name: k, raw: v})
+	f.i++
+	f.ws()
+	var out []member
+	if f.i < len(f.b) && f.b[f.i] == '}' {
+		return out, nil
 	}
-	slices.SortFunc(out, func(a, b member) int { return strings.Compare(a.name, b.name) })
-	return out, nil
+	for {
+		f.ws()
+		name, ok := f.key()
+		f.ws()
+		if !ok || f.i >= len(f.b) || f.b[f.i] != ':' {
+			return nil, errors.New("malformed JSON object")
+		}
+		f.i++
+		f.ws()
+		start := f.i
+		if !f.skip() || f.i == start {
+			return nil, errors.New("malformed JSON object")
+		}
+		out = append(out, member{name: name, raw: json.RawMessage(f.b[start:f.i])})
+		f.ws()
+		if f.i >= len(f.b) {
+			return nil, errors.New("malformed JSON object")
+		}
+		switch f.b[f.i] {
+		case ',':
+			f.i++
+		case '}':
+			return out, nil
+		default:
+			return nil, errors.New("malformed JSON object")
+		}
+	}
 }
 
 func writeMembers(ms []member) json.RawMessage {
@@ -422,17 +684,4 @@ func columnDDLType(c *colType) string {
 		t = "ARRAY(" + t + ")"
 	}
 	return t
-}
-
-// hasNewPaths reports whether claimed has a path that loaded lacks.
-func hasNewPaths(loaded, claimed *colType) bool {
-	if loaded == nil {
-		return claimed != nil
-	}
-	for name, c := range claimed.fields {
-		if hasNewPaths(loaded.fields[name], c) {
-			return true
-		}
-	}
-	return false
 }

@@ -68,6 +68,9 @@ func TestFitClaim(t *testing.T) {
 		{"t", `true`, false},    // stored as "t"
 		{"t", `{"a":1}`, false}, // stored as its JSON text
 		{"t", `"` + strings.Repeat("x", maxIndexedString+1) + `"`, false},
+		{"t", `"a\"b\u00e9"`, true},
+		{"t", `"` + strings.Repeat(`\n`, 20000) + `"`, true}, // 40,000 characters of JSON, 20,000 bytes
+		{"m", `{"y\u0041":"z","x":-0}`, true},
 		{"b", `false`, true},
 		{"b", `"true"`, false},
 		{"b", `1`, false},
@@ -102,16 +105,18 @@ func TestFitClaim(t *testing.T) {
 		{"new", `{}`, true},
 		{"new", `{"q":null}`, false},
 	} {
-		types := typesOf(shapeTable...)
-		var v any
-		d := json.NewDecoder(strings.NewReader(tt.value))
-		d.UseNumber()
-		if err := d.Decode(&v); err != nil {
-			t.Fatal(err)
-		}
-		node := types.fields[tt.attr].clone()
-		if got := fitClaim(v, &node); got != tt.fits {
-			t.Errorf("%s = %.60s: fits %v, want %v", tt.attr, tt.value, got, tt.fits)
+		for _, pretty := range []bool{false, true} {
+			value := tt.value
+			if pretty { // the walker must not depend on the decoders' compact form
+				value = strings.NewReplacer(",", " , ", ":", " : ", "[", "[ ", "]", " ]", "{", "{ ", "}", " }").Replace(value)
+			}
+			res, err := shapeData(json.RawMessage(`{"`+tt.attr+`": `+value+` }`), nil, typesOf(shapeTable...), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fits := len(res.moved) == 0; fits != tt.fits {
+				t.Errorf("%s = %.60s: fits %v, want %v", tt.attr, value, fits, tt.fits)
+			}
 		}
 	}
 }
@@ -190,6 +195,46 @@ func TestColumnDDLType(t *testing.T) {
 	} {
 		if got := columnDDLType(&tt.c); got != tt.want {
 			t.Errorf("%+v: %s, want %s", tt.c, got, tt.want)
+		}
+	}
+}
+
+func BenchmarkShapeData(b *testing.B) {
+	data := json.RawMessage(`{"color":"red","dims":{"h":4,"w":12},"labels":["a","b","c"],"name":"A fairly ordinary item name","price":12.5,"qty":3,` +
+		`"profile":{"active":true,"address":{"city":"Berlin","geo":[52.52,13.405],"zip":"10115"},"name":"Echo"},"scores":[1,2.5,-3],"updated":"2024-07-11T23:23:53Z"}`)
+	types := typesOf(`data['color'] text`, `data['dims'] object`, `data['dims']['h'] bigint`, `data['dims']['w'] bigint`, `data['labels'] text_array`,
+		`data['name'] text`, `data['price'] double precision`, `data['qty'] bigint`, `data['profile'] object`, `data['profile']['active'] boolean`,
+		`data['profile']['address'] object`, `data['profile']['address']['city'] text`, `data['profile']['address']['geo'] double precision_array`,
+		`data['profile']['address']['zip'] text`, `data['profile']['name'] text`, `data['scores'] double precision_array`, `data['updated'] text`)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if r, err := shapeData(data, json.RawMessage(`{}`), types, true); err != nil || len(r.moved) > 0 {
+			b.Fatal(err, r.moved)
+		}
+	}
+}
+
+func TestObjectMembers(t *testing.T) {
+	ms, err := objectMembers(json.RawMessage(` { "b" : [1, {"x":"}"}] , "a\"q":"v,]" , "c":null} `))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range ms {
+		got = append(got, m.name+"="+string(m.raw))
+	}
+	if want := []string{`b=[1, {"x":"}"}]`, `a"q="v,]"`, `c=null`}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	for _, bad := range []string{`[1]`, `{"a"}`, `{"a":1`, `{"a":1 "b":2}`, `"s"`} {
+		if _, err := objectMembers(json.RawMessage(bad)); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+	for _, empty := range []string{``, `null`, `{}`, ` { } `} {
+		if ms, err := objectMembers(json.RawMessage(empty)); err != nil || len(ms) != 0 {
+			t.Errorf("%q: %v %v", empty, ms, err)
 		}
 	}
 }

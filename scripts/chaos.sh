@@ -21,6 +21,8 @@
 #                                 every daemon and child log are kept
 #   TEST_PGPORT TEST_KINESIS_PORT TEST_KINESIS_TLS_PORT TEST_DYNAMODB_PORT
 #                           [55459 14578 14577 14579] ports of the services
+#   TEST_CRATE_PSQL_PORT TEST_CRATE_HTTP_PORT TEST_CRATE_TRANSPORT_PORT
+#                           [55453 44210 44310] CrateDB's ports (CRATEDB_HOME must be set)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -41,6 +43,9 @@ export TEST_PGPORT=${TEST_PGPORT:-55459}
 export TEST_KINESIS_PORT=${TEST_KINESIS_PORT:-14578}
 export TEST_KINESIS_TLS_PORT=${TEST_KINESIS_TLS_PORT:-14577}
 export TEST_DYNAMODB_PORT=${TEST_DYNAMODB_PORT:-14579}
+export TEST_CRATE_PSQL_PORT=${TEST_CRATE_PSQL_PORT:-55453}
+export TEST_CRATE_HTTP_PORT=${TEST_CRATE_HTTP_PORT:-44210}
+export TEST_CRATE_TRANSPORT_PORT=${TEST_CRATE_TRANSPORT_PORT:-44310}
 export TEST_STACK_DIR=${TEST_STACK_DIR:-$repo/.stack/chaos-stack}
 
 [ -x bin/kinesis-cratedb ] || { echo "chaos.sh: bin/kinesis-cratedb missing: run make build" >&2; exit 1; }

@@ -3,6 +3,7 @@
 #
 #   scripts/cratedb.sh start   start a node on 127.0.0.1; no-op if ours already runs
 #   scripts/cratedb.sh stop    stop it (SIGTERM, then SIGKILL) and remove its data
+#   scripts/cratedb.sh halt    stop it and keep its data: `start` brings it back
 #   scripts/cratedb.sh url     print the connection URL
 #   scripts/cratedb.sh pid     print the node's pid (tests stop and restart it)
 #
@@ -110,8 +111,12 @@ start() {
 		-Ccluster.routing.allocation.disk.threshold_enabled=false
 		${CRATE_SETTINGS:-}
 	)
-	# shellcheck disable=SC2086
-	as_crate "$java" "${jvm[@]}" -cp "$h/lib/*" io.crate.bootstrap.CrateDB "${settings[@]}" \
+	# setsid gives the node a session and process group of its own (halt
+	# signals the group); setsid and setpriv exec in place, so $! is the
+	# JVM's own pid, which `pid` prints for tests that stop or freeze it.
+	local -a run=(setsid)
+	[ "$(id -u)" = 0 ] && run+=(setpriv --reuid=crate --regid=crate --init-groups --)
+	"${run[@]}" "$java" "${jvm[@]}" -cp "$h/lib/*" io.crate.bootstrap.CrateDB "${settings[@]}" \
 		>"$log" 2>&1 </dev/null &
 	echo $! >"$pidfile"
 	local deadline=$(($(date +%s) + CRATE_WAIT))
@@ -132,25 +137,33 @@ start() {
 	done
 }
 
-stop() {
+# halt stops the node (SIGTERM, then SIGKILL after 10 s) and keeps its data.
+halt() {
 	if alive; then
 		local pid
 		pid=$(cat "$pidfile")
-		kill -TERM "$pid" 2>/dev/null || true
-		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null || true
-		for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		# The node's process group.
+		kill -TERM -- "-$pid" 2>/dev/null || true
+		for _ in $(seq 1 100); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL -- "-$pid" 2>/dev/null || true
+		for _ in $(seq 1 50); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
 	fi
+	rm -f "$pidfile"
+}
+
+stop() {
+	halt
 	rm -rf "$CRATE_DIR"
 }
 
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
+halt) halt ;;
 url) url ;;
 pid) alive && cat "$pidfile" ;;
 *)
-	echo "usage: $0 start|stop|url|pid" >&2
+	echo "usage: $0 start|stop|halt|url|pid" >&2
 	exit 2
 	;;
 esac

@@ -2,7 +2,8 @@
 # make demo: the main job end to end on this machine, offline.
 #
 # Starts kinesis-mock and dynalite, a throwaway PostgreSQL (unless
-# DATABASE_URL points at a CrateDB or PostgreSQL of yours), creates the demo
+# SINK_DATABASE_URL or DATABASE_URL points at a CrateDB or PostgreSQL of
+# yours), creates the demo
 # stream and KCL lease table, launches the real KCL MultiLangDaemon with
 # bin/kinesis-cratedb as its child (properties/local.properties), publishes
 # sample records, waits for them in the table and prints some rows, the
@@ -47,13 +48,24 @@ say "starting kinesis-mock and dynalite (scripts/stack.sh start)"
 sh scripts/stack.sh start
 eval "$(sh scripts/stack.sh env)"
 
-if [ -z "${DATABASE_URL:-}" ]; then
+# The database: SINK_DATABASE_URL, else DATABASE_URL, else a throwaway
+# PostgreSQL. Both set to different databases is a mistake, not a choice.
+if [ -n "${SINK_DATABASE_URL:-}" ] && [ -n "${DATABASE_URL:-}" ] && [ "$SINK_DATABASE_URL" != "$DATABASE_URL" ]; then
+	echo "demo.sh: SINK_DATABASE_URL and DATABASE_URL name different databases; unset one of them" >&2
+	exit 2
+fi
+DATABASE_URL=${SINK_DATABASE_URL:-${DATABASE_URL:-}}
+if [ -z "$DATABASE_URL" ]; then
 	say "starting a throwaway PostgreSQL on 127.0.0.1:$PGPORT (scripts/pg.sh start)"
 	bash scripts/pg.sh start
 	own_pg=1
 	DATABASE_URL=$(bash scripts/pg.sh url)
 fi
-export SINK_DATABASE_URL=$DATABASE_URL
+# Another database than $props names: override it (the child prints a
+# warning saying so).
+if [ "${DATABASE_URL%\?sslmode=disable}" != "$(sed -n 's/^sink\.databaseUrl *= *//p' "$props")" ]; then
+	export SINK_DATABASE_URL=$DATABASE_URL
+fi
 table=$(sed -n 's/^sink\.table *= *//p' "$props")
 
 say "creating stream $stream (2 shards) and the KCL lease table $app"

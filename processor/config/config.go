@@ -3,14 +3,16 @@
 //
 // Every key of ours starts with "sink."; the daemon ignores them. The
 // environment variable for a key is its name in upper snake case:
-// sink.databaseUrl → SINK_DATABASE_URL. DATABASE_URL is accepted for the
-// database URL as well, below SINK_DATABASE_URL.
+// sink.databaseUrl → SINK_DATABASE_URL. The database URL has a third
+// source, DATABASE_URL, ranked last (see databaseURL).
 package config
 
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +24,10 @@ import (
 
 // Settings is everything the child needs besides what the daemon sends.
 type Settings struct {
-	DatabaseURL     string
+	DatabaseURL string
+	// Warnings are settings that were overridden by another source with a
+	// different value (the database URL); the child prints them at start.
+	Warnings        []string
 	Mode            string // write | discard
 	Table           string
 	DeadLetterTable string
@@ -38,8 +43,10 @@ type Settings struct {
 
 	RetryInitialBackoff time.Duration
 	RetryMaxBackoff     time.Duration
-	// RetryMaxWait bounds how long one batch waits for the database; 0
-	// means forever. Derived from the daemon's timeoutInSeconds when unset.
+	// RetryMaxWait is one deadline per batch (and per action): everything
+	// storing it takes, attempts and their timeouts, waits and retries,
+	// counts; 0 means no deadline. Derived from the daemon's
+	// timeoutInSeconds (3/4 of it) when unset.
 	RetryMaxWait time.Duration
 
 	LogFile       string
@@ -97,7 +104,7 @@ func Load(path string, environ []string) (Settings, error) {
 func FromProperties(props Properties, environ []string) (Settings, error) {
 	r := reader{props: props, env: envMap(environ)}
 	s := Settings{
-		DatabaseURL:         r.str("sink.databaseUrl", "", "DATABASE_URL"),
+		DatabaseURL:         r.databaseURL(),
 		Mode:                r.oneOf("sink.mode", ModeWrite, ModeWrite, ModeDiscard),
 		Table:               r.str("sink.table", "kinesis_events"),
 		DeadLetterTable:     r.str("sink.deadLetterTable", ""),
@@ -118,6 +125,7 @@ func FromProperties(props Properties, environ []string) (Settings, error) {
 		LogMaxBackups:       r.integer("sink.logMaxBackups", 5, 0, 1000),
 		DaemonTimeout:       time.Duration(r.integer("timeoutInSeconds", 0, 0, 1<<30)) * time.Second,
 	}
+	s.Warnings = r.warnings
 	s.CDC = r.changeDecoder(s.Format, s.Table)
 	if r.err != nil {
 		return Settings{}, r.err
@@ -151,10 +159,63 @@ func (s *Settings) check() error {
 }
 
 type reader struct {
-	props Properties
-	env   map[string]string
-	err   error
+	props    Properties
+	env      map[string]string
+	err      error
+	warnings []string
 }
+
+// databaseURL reads the database URL from its three sources, in this order
+// of precedence:
+//
+//  1. SINK_DATABASE_URL (environment): the explicit override, which wins
+//     over the others; any of them that names another database is reported
+//     in a warning.
+//  2. sink.databaseUrl (properties file).
+//  3. DATABASE_URL (environment), only when neither of the above is set: it
+//     is a generic name, often set for other programs. When it is set and
+//     differs from sink.databaseUrl (and SINK_DATABASE_URL does not decide),
+//     the child refuses to start instead of silently picking one.
+func (r *reader) databaseURL() string {
+	const key, sinkEnv, genericEnv = "sink.databaseUrl", "SINK_DATABASE_URL", "DATABASE_URL"
+	get := func(m map[string]string, k string) string { return strings.TrimSpace(m[k]) }
+	override, file, generic := get(r.env, sinkEnv), get(r.props, key), get(r.env, genericEnv)
+	switch {
+	case override != "":
+		var ignored []string
+		if file != "" && file != override {
+			ignored = append(ignored, fmt.Sprintf("%s = %s in the properties file", key, Redact(file)))
+		}
+		if generic != "" && generic != override {
+			ignored = append(ignored, fmt.Sprintf("%s = %s", genericEnv, Redact(generic)))
+		}
+		if len(ignored) > 0 {
+			r.warnings = append(r.warnings, fmt.Sprintf("using %s = %s (environment), which overrides %s",
+				sinkEnv, Redact(override), strings.Join(ignored, " and ")))
+		}
+		return override
+	case file != "":
+		if generic != "" && generic != file {
+			r.err = &Error{Key: key, Value: Redact(file), Reason: fmt.Sprintf(
+				"the environment's %s = %s names another database; set %s to the one to use (it overrides both), or remove one of them",
+				genericEnv, Redact(generic), sinkEnv)}
+		}
+		return file
+	default:
+		return generic
+	}
+}
+
+// Redact hides the password of a database URL (URL or key=value form) so
+// that it can be printed.
+func Redact(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" && u.Host != "" {
+		return u.Redacted()
+	}
+	return passwordField.ReplaceAllString(dsn, "${1}xxxxx")
+}
+
+var passwordField = regexp.MustCompile(`(?i)(password\s*=\s*)('[^']*'|\S+)`)
 
 // EnvName is the environment variable that overrides a key.
 func EnvName(key string) string {

@@ -103,3 +103,93 @@ func TestInvalidSettingsNameTheKey(t *testing.T) {
 		})
 	}
 }
+
+// TestDatabaseURLSources pins the precedence SINK_DATABASE_URL >
+// sink.databaseUrl > DATABASE_URL, and that no source is overridden
+// silently: a differing lower source is a warning naming both, and
+// DATABASE_URL against the properties file, with nothing to decide, is an
+// error naming both.
+func TestDatabaseURLSources(t *testing.T) {
+	const file, sinkEnv, generic = "postgres://u:secret1@file/db", "postgres://u:secret2@sink/db", "postgres://u:secret3@generic/db"
+	tests := []struct {
+		name     string
+		file     string
+		env      []string
+		want     string
+		warnings []string // substrings of the one warning
+		errorHas []string
+	}{
+		{name: "file only", file: file, want: file},
+		{name: "generic only", env: []string{"DATABASE_URL=" + generic}, want: generic},
+		{name: "sink env only", env: []string{"SINK_DATABASE_URL=" + sinkEnv}, want: sinkEnv},
+		{name: "same everywhere", file: file, env: []string{"SINK_DATABASE_URL=" + file, "DATABASE_URL=" + file}, want: file},
+		{name: "sink env over file", file: file, env: []string{"SINK_DATABASE_URL=" + sinkEnv}, want: sinkEnv,
+			warnings: []string{"SINK_DATABASE_URL = postgres://u:xxxxx@sink/db", "sink.databaseUrl = postgres://u:xxxxx@file/db in the properties file"}},
+		{name: "sink env over both", file: file, env: []string{"SINK_DATABASE_URL=" + sinkEnv, "DATABASE_URL=" + generic}, want: sinkEnv,
+			warnings: []string{"SINK_DATABASE_URL", "sink.databaseUrl", "DATABASE_URL = postgres://u:xxxxx@generic/db"}},
+		{name: "sink env over generic", env: []string{"SINK_DATABASE_URL=" + sinkEnv, "DATABASE_URL=" + generic}, want: sinkEnv,
+			warnings: []string{"SINK_DATABASE_URL", "overrides DATABASE_URL"}},
+		{name: "generic against file", file: file, env: []string{"DATABASE_URL=" + generic},
+			errorHas: []string{"sink.databaseUrl", "postgres://u:xxxxx@file/db", "DATABASE_URL = postgres://u:xxxxx@generic/db", "SINK_DATABASE_URL"}},
+		{name: "generic equal to file", file: file, env: []string{"DATABASE_URL=" + file}, want: file},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			props := Properties{}
+			if tt.file != "" {
+				props["sink.databaseUrl"] = tt.file
+			}
+			s, err := FromProperties(props, tt.env)
+			if tt.errorHas != nil {
+				if !IsInvalid(err) {
+					t.Fatalf("error %v, want an invalid setting", err)
+				}
+				for _, sub := range tt.errorHas {
+					if !strings.Contains(err.Error(), sub) {
+						t.Errorf("error %q does not name %q", err, sub)
+					}
+				}
+				if strings.Contains(err.Error(), "secret") {
+					t.Errorf("error shows a password: %q", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.DatabaseURL != tt.want {
+				t.Errorf("DatabaseURL %q, want %q", s.DatabaseURL, tt.want)
+			}
+			if len(tt.warnings) == 0 {
+				if len(s.Warnings) != 0 {
+					t.Errorf("unexpected warnings %q", s.Warnings)
+				}
+				return
+			}
+			if len(s.Warnings) != 1 {
+				t.Fatalf("warnings %q, want one", s.Warnings)
+			}
+			for _, sub := range tt.warnings {
+				if !strings.Contains(s.Warnings[0], sub) {
+					t.Errorf("warning %q does not name %q", s.Warnings[0], sub)
+				}
+			}
+			if strings.Contains(s.Warnings[0], "secret") {
+				t.Errorf("warning shows a password: %q", s.Warnings[0])
+			}
+		})
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://crate@127.0.0.1:5432/doc":             "postgres://crate@127.0.0.1:5432/doc",
+		"postgres://admin:s3cret@host:5432/doc?sslmode=1": "postgres://admin:xxxxx@host:5432/doc?sslmode=1",
+		"host=h user=u password=s3cret dbname=d":          "host=h user=u password=xxxxx dbname=d",
+		"host=h password='with space' dbname=d":           "host=h password=xxxxx dbname=d",
+	} {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

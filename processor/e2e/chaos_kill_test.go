@@ -160,7 +160,7 @@ func phaseSummary(phases map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// killDuringWrite locks the target table so that the next INSERT waits,
+// killDuringWrite locks the target table so that the next write waits,
 // kills the child whose INSERT waits, then releases the lock. The dead
 // child's transaction may then still commit (its COMMIT was sent with the
 // INSERT): the redelivered records must not be stored twice.
@@ -182,10 +182,13 @@ func killDuringWrite(t *testing.T, a sinkApp, d *daemon) int {
 	defer watcher.Close(context.Background())
 	name := a.table[strings.IndexByte(a.table, '.')+1:]
 	var pid int
-	eventually(t, time.Minute, "a child's INSERT waiting for the lock", func() (bool, string) {
+	eventually(t, time.Minute, "a child's write waiting for the lock", func() (bool, string) {
 		var ports []int32
+		// The write is a COPY straight into the table, or an INSERT from
+		// the stage after a replay met rows already there (sink/write.go).
 		rows, err := watcher.Query(ctx, `SELECT client_port FROM pg_stat_activity
-			WHERE wait_event_type = 'Lock' AND client_port IS NOT NULL AND query LIKE '%INSERT INTO %'||$1::text||'" (%'`, name)
+			WHERE wait_event_type = 'Lock' AND client_port IS NOT NULL
+			AND (query LIKE '%INSERT INTO %'||$1::text||'" (%' OR query LIKE 'COPY %'||$1::text||'" (%')`, name)
 		if err != nil {
 			return false, err.Error()
 		}

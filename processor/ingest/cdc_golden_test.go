@@ -25,7 +25,7 @@ import (
 // The golden corpus (processor/cdc/testdata) is a stream of change events
 // and, written by hand, the source tables' state after it. These tests run
 // the stream through the real Processor (decode → compact → apply →
-// dead-letter) into PostgreSQL and compare the live views with that state:
+// dead-letter) into PostgreSQL and CrateDB and compare the live views with that state:
 // in order, replayed twice, and shuffled with duplicates.
 
 type goldenExpect struct {
@@ -91,28 +91,27 @@ func randomName(t *testing.T, prefix string) string {
 
 // goldenRun is one fresh set of tables with a Processor writing into them.
 type goldenRun struct {
-	t       *testing.T
-	p       *Processor
-	w       *sink.Writer
-	conn    *pgx.Conn
-	schema  string
-	base    string
-	dec     cdc.Decoder
-	crateDB bool
+	t    *testing.T
+	db   pgtest.DB
+	p    *Processor
+	w    *sink.Writer
+	conn *pgx.Conn
+	base string
+	dec  cdc.Decoder
 }
 
-func newGoldenRun(t *testing.T, base string, dec cdc.Decoder) *goldenRun {
+func newGoldenRun(t *testing.T, db pgtest.DB, base string, dec cdc.Decoder) *goldenRun {
 	t.Helper()
-	return newGoldenRunAt(t, pgtest.DatabaseURL(t), "public", base, dec, 4)
+	return newGoldenRunChunk(t, db, base, dec, 4)
 }
 
-// newGoldenRunAt is newGoldenRun on the database at url (PostgreSQL or
-// CrateDB), with the dead-letter and progress tables in schema.
-func newGoldenRunAt(t *testing.T, url, schema, base string, dec cdc.Decoder, chunk int) *goldenRun {
+// newGoldenRunChunk is newGoldenRun with chunks of up to chunk changes.
+func newGoldenRunChunk(t *testing.T, db pgtest.DB, base string, dec cdc.Decoder, chunk int) *goldenRun {
 	t.Helper()
+	url := db.URL
 	ctx := context.Background()
 	w, err := sink.Open(ctx, url, sink.Config{
-		Table: schema + "." + base, CreateTables: true, CDCTables: dec.Tables(), ChunkSize: chunk,
+		Table: "public." + base, CreateTables: true, CDCTables: dec.Tables(), ChunkSize: chunk,
 		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 		Retry:  sink.RetryPolicy{InitialBackoff: 10 * time.Millisecond, MaxWait: 20 * time.Second},
 	})
@@ -123,8 +122,7 @@ func newGoldenRunAt(t *testing.T, url, schema, base string, dec cdc.Decoder, chu
 	if err != nil {
 		t.Fatal(err)
 	}
-	crateDB := conn.PgConn().ParameterStatus("crate_version") != ""
-	if !crateDB {
+	if !db.Crate() { // CrateDB's session time zone is always UTC
 		if _, err := conn.Exec(ctx, "SET TIME ZONE 'UTC'"); err != nil {
 			t.Fatal(err)
 		}
@@ -134,8 +132,8 @@ func newGoldenRunAt(t *testing.T, url, schema, base string, dec cdc.Decoder, chu
 			conn.Exec(ctx, `DROP VIEW IF EXISTS `+tb.Name+`_live`)
 			conn.Exec(ctx, `DROP TABLE IF EXISTS `+tb.Name)
 		}
-		conn.Exec(ctx, `DROP TABLE IF EXISTS `+schema+`.`+base+`_deadletter`)
-		conn.Exec(ctx, `DELETE FROM `+schema+`.kinesis_progress WHERE shard_id = 'shardId-golden'`)
+		conn.Exec(ctx, `DROP TABLE IF EXISTS public.`+base+`_deadletter`)
+		conn.Exec(ctx, `DELETE FROM public.kinesis_progress WHERE shard_id = 'shardId-golden'`)
 		conn.Close(ctx)
 		w.Close()
 	})
@@ -143,21 +141,7 @@ func newGoldenRunAt(t *testing.T, url, schema, base string, dec cdc.Decoder, chu
 	if err := p.Initialize(ctx, kcl.InitializeInput{ShardID: "shardId-golden"}); err != nil {
 		t.Fatal(err)
 	}
-	return &goldenRun{t: t, p: p, w: w, conn: conn, schema: schema, base: base, dec: dec, crateDB: crateDB}
-}
-
-func (g *goldenRun) deadLetterTable() string { return g.schema + "." + g.base + "_deadletter" }
-
-// refresh makes CrateDB's recent writes visible to searches (no-op on
-// PostgreSQL).
-func (g *goldenRun) refresh(table string) {
-	g.t.Helper()
-	if !g.crateDB {
-		return
-	}
-	if _, err := g.conn.Exec(context.Background(), `REFRESH TABLE `+table); err != nil {
-		g.t.Fatal(err)
-	}
+	return &goldenRun{t: t, db: db, p: p, w: w, conn: conn, base: base, dec: dec}
 }
 
 // feed delivers recs in batches of size n, as the daemon would.
@@ -172,29 +156,20 @@ func (g *goldenRun) feed(recs []kcl.Record, n int) {
 }
 
 // check compares the live view of table with the expected rows, both
-// rendered by PostgreSQL's jsonb output (so 1 and 1.0 differ, key order
-// does not).
+// rendered as PostgreSQL's jsonb output (so 1 and 1.0 differ, key order
+// does not; see pgtest.LiveRows for CrateDB).
 func (g *goldenRun) check(what, table string, want []json.RawMessage) {
 	g.t.Helper()
 	ctx := context.Background()
-	var exp []string
-	for _, r := range want {
-		var s string
-		if err := g.conn.QueryRow(ctx, `SELECT $1::jsonb::text`, string(r)).Scan(&s); err != nil {
-			g.t.Fatal(err)
-		}
-		exp = append(exp, s)
-	}
-	rows, err := g.conn.Query(ctx, `SELECT to_jsonb(v)::text FROM `+table+`_live v`)
+	exp, err := pgtest.CanonicalJSON(ctx, g.conn, g.db, want)
 	if err != nil {
 		g.t.Fatal(err)
 	}
-	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	g.db.Refresh(g.t, g.conn, table)
+	got, err := pgtest.LiveRows(ctx, g.conn, g.db, table+`_live`)
 	if err != nil {
 		g.t.Fatal(err)
 	}
-	slices.Sort(exp)
-	slices.Sort(got)
 	if !slices.Equal(got, exp) {
 		g.t.Errorf("%s: %s differs from the source table\n got:\n  %s\nwant:\n  %s", what, table,
 			strings.Join(got, "\n  "), strings.Join(exp, "\n  "))
@@ -203,7 +178,8 @@ func (g *goldenRun) check(what, table string, want []json.RawMessage) {
 
 func (g *goldenRun) checkDeadLetters(e goldenExpect) {
 	g.t.Helper()
-	rows, err := g.conn.Query(context.Background(), `SELECT seq, error FROM `+g.deadLetterTable()+` ORDER BY seq`)
+	g.db.Refresh(g.t, g.conn, `public.`+g.base+`_deadletter`)
+	rows, err := g.conn.Query(context.Background(), `SELECT seq, error FROM public.`+g.base+`_deadletter ORDER BY seq`)
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -225,7 +201,9 @@ func (g *goldenRun) checkDeadLetters(e goldenExpect) {
 	}
 }
 
-func TestCDCGoldenDynamoDB(t *testing.T) {
+func TestCDCGoldenDynamoDB(t *testing.T) { pgtest.Each(t, testCDCGoldenDynamoDB) }
+
+func testCDCGoldenDynamoDB(t *testing.T, db pgtest.DB) {
 	lines := readCorpus(t, "../cdc/testdata/dynamodb/stream.jsonl")
 	exp := readExpect(t, "../cdc/testdata/dynamodb/expected.json")
 	keys, err := cdc.ParseDynamoKeys("id:S,rev:N")
@@ -239,7 +217,7 @@ func TestCDCGoldenDynamoDB(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return newGoldenRun(t, base, dec), table
+		return newGoldenRun(t, db, base, dec), table
 	}
 	recs := records(lines)
 
@@ -272,7 +250,9 @@ func TestCDCGoldenDynamoDB(t *testing.T) {
 	}
 }
 
-func TestCDCGoldenDMS(t *testing.T) {
+func TestCDCGoldenDMS(t *testing.T) { pgtest.Each(t, testCDCGoldenDMS) }
+
+func testCDCGoldenDMS(t *testing.T, db pgtest.DB) {
 	lines := readCorpus(t, "../cdc/testdata/dms/stream.jsonl")
 	recs := records(lines)
 	for _, tt := range []struct {
@@ -301,7 +281,7 @@ func TestCDCGoldenDMS(t *testing.T) {
 				if err := cdc.ApplyTableMapping(sources, "public.orders="+prefix+"orders, public.customers="+prefix+"customers"); err != nil {
 					t.Fatal(err)
 				}
-				return newGoldenRun(t, base, cdc.NewDMS(sources, tt.control)), prefix
+				return newGoldenRun(t, db, base, cdc.NewDMS(sources, tt.control)), prefix
 			}
 			check := func(g *goldenRun, what, prefix string) {
 				for name, rows := range exp.Tables {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/kcl"
 )
 
@@ -45,69 +46,49 @@ func TestCDCStreamDynamoDB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, db := range streamDatabases {
-		t.Run(db.name, func(t *testing.T) {
-			url := streamDatabaseURL(t, db.env)
-			for _, seed := range seeds {
-				t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
-					s := generateStream(seed, 300, 2000)
-					base := randomName(t, "stream_ddb")
-					table := db.schema + "." + base + "_inventory"
-					dec, err := cdc.NewDynamoDB(table, keys, nil, cdc.Base64)
-					if err != nil {
-						t.Fatal(err)
+	pgtest.Each(t, func(t *testing.T, db pgtest.DB) {
+		for _, seed := range seeds {
+			t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+				s := generateStream(seed, 300, 2000)
+				base := randomName(t, "stream_ddb")
+				table := "public." + base + "_inventory"
+				dec, err := cdc.NewDynamoDB(table, keys, nil, cdc.Base64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				g := newGoldenRunChunk(t, db, base, dec, 50)
+				at := 0
+				for _, n := range s.batches {
+					batch := s.delivered[at : at+n]
+					at += n
+					if err := g.p.ProcessRecords(context.Background(), kcl.ProcessRecordsInput{Records: batch}); err != nil {
+						t.Fatalf("batch at %d: %v", at-n, err)
 					}
-					g := newGoldenRunAt(t, url, db.schema, base, dec, 50)
-					at := 0
-					for _, n := range s.batches {
-						batch := s.delivered[at : at+n]
-						at += n
-						if err := g.p.ProcessRecords(context.Background(), kcl.ProcessRecordsInput{Records: batch}); err != nil {
-							t.Fatalf("batch at %d: %v", at-n, err)
-						}
-					}
-					dead := g.deadLetterCount()
-					got := g.readLive(table)
-					mism, inAux := compareStream(s, got)
-					t.Logf("%s seed %d: %d events over 300 items (%d live at the end), %d records delivered in %d batches "+
-						"(%d published again, %d redelivered, %d moved across batches, %d replayed); "+
-						"%d dead letters, %d mismatches; %d attribute paths in aux",
-						db.name, seed, len(s.events), len(s.final), len(s.delivered), len(s.batches),
-						s.republished, s.redelivered, s.moved, s.replayed, dead, len(mism), inAux)
-					if dead > 0 {
-						t.Errorf("%d dead letters, want none; first: %s", dead, g.firstDeadLetters(5))
-					}
-					if len(mism) > 0 {
-						t.Errorf("%d rows differ from the source table, first:\n  %s", len(mism), strings.Join(mism[:min(len(mism), 10)], "\n  "))
-					}
-				})
-			}
-		})
-	}
-}
-
-var streamDatabases = []struct{ name, env, schema string }{
-	{"postgresql", "TEST_DATABASE_URL", "public"},
-	{"cratedb", "TEST_CRATEDB_URL", "doc"},
-}
-
-// streamDatabaseURL returns the URL in env; without it the test is skipped,
-// or fails under CI=true.
-func streamDatabaseURL(t *testing.T, env string) string {
-	t.Helper()
-	url := os.Getenv(env)
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set (run scripts/test.sh)", env)
+				}
+				dead := g.deadLetterCount()
+				got := g.readLive(table)
+				mism, inAux := compareStream(s, got)
+				t.Logf("%s seed %d: %d events over 300 items (%d live at the end), %d records delivered in %d batches "+
+					"(%d published again, %d redelivered, %d moved across batches, %d replayed); "+
+					"%d dead letters, %d mismatches; %d attribute paths in aux",
+					db.Name, seed, len(s.events), len(s.final), len(s.delivered), len(s.batches),
+					s.republished, s.redelivered, s.moved, s.replayed, dead, len(mism), inAux)
+				if dead > 0 {
+					t.Errorf("%d dead letters, want none; first: %s", dead, g.firstDeadLetters(5))
+				}
+				if len(mism) > 0 {
+					t.Errorf("%d rows differ from the source table, first:\n  %s", len(mism), strings.Join(mism[:min(len(mism), 10)], "\n  "))
+				}
+			})
 		}
-		t.Skipf("%s not set", env)
-	}
-	return url
+	})
 }
+
+func (g *goldenRun) deadLetterTable() string { return "public." + g.base + "_deadletter" }
 
 func (g *goldenRun) deadLetterCount() int {
 	g.t.Helper()
-	g.refresh(g.deadLetterTable())
+	g.db.Refresh(g.t, g.conn, g.deadLetterTable())
 	var n int
 	if err := g.conn.QueryRow(context.Background(), `SELECT count(*) FROM `+g.deadLetterTable()).Scan(&n); err != nil {
 		g.t.Fatal(err)
@@ -132,7 +113,7 @@ type storedRow struct{ pk, data, aux string }
 
 func (g *goldenRun) readLive(table string) []storedRow {
 	g.t.Helper()
-	g.refresh(table)
+	g.db.Refresh(g.t, g.conn, table)
 	rows, err := g.conn.Query(context.Background(), `SELECT pk, data, aux FROM `+table+`_live`)
 	if err != nil {
 		g.t.Fatal(err)
@@ -377,11 +358,11 @@ func TestCDCTypeConflictExample(t *testing.T) {
 		[]byte(`{"eventSource":"aws:dynamodb","eventName":"MODIFY","dynamodb":{"ApproximateCreationDateTime":1720740233000003,"ApproximateCreationDateTimePrecision":"MICROSECOND","Keys":{"id":{"S":"alpha"},"rev":{"N":"1"}},"NewImage":{"id":{"S":"alpha"},"rev":{"N":"1"},"qty":{"N":"2.5"},"color":{"S":"red"},"dims":{"M":{"w":{"N":"12"},"h":{"N":"4"}}}}}}`),
 	}
 	want := map[string]map[string][2]string{ // database → id → data, aux
-		"postgresql": {
+		pgtest.PostgreSQL: {
 			"alpha": {`{"color":"red","dims":{"h":4,"w":12},"qty":2.5}`, `{}`},
 			"bravo": {`{"color":"blue","dims":{"w":"wide"},"note":null,"qty":"three"}`, `{}`},
 		},
-		"cratedb": {
+		pgtest.CrateDB: {
 			"alpha": {`{"color":"red","dims":{"h":4,"w":12}}`, `{"qty":2.5}`},
 			"bravo": {`{"color":"blue"}`, `{"dims":{"w":"wide"},"note":null,"qty":"three"}`},
 		},
@@ -390,34 +371,31 @@ func TestCDCTypeConflictExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, db := range streamDatabases {
-		t.Run(db.name, func(t *testing.T) {
-			url := streamDatabaseURL(t, db.env)
-			base := randomName(t, "conflict")
-			table := db.schema + "." + base + "_inventory"
-			dec, err := cdc.NewDynamoDB(table, keys, nil, cdc.Base64)
-			if err != nil {
-				t.Fatal(err)
+	pgtest.Each(t, func(t *testing.T, db pgtest.DB) {
+		base := randomName(t, "conflict")
+		table := "public." + base + "_inventory"
+		dec, err := cdc.NewDynamoDB(table, keys, nil, cdc.Base64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := newGoldenRunChunk(t, db, base, dec, 50)
+		for i, r := range records(recs) { // one batch each, as they arrive over time
+			if err := g.p.ProcessRecords(context.Background(), kcl.ProcessRecordsInput{Records: []kcl.Record{r}}); err != nil {
+				t.Fatalf("record %d: %v", i+1, err)
 			}
-			g := newGoldenRunAt(t, url, db.schema, base, dec, 50)
-			for i, r := range records(recs) { // one batch each, as they arrive over time
-				if err := g.p.ProcessRecords(context.Background(), kcl.ProcessRecordsInput{Records: []kcl.Record{r}}); err != nil {
-					t.Fatalf("record %d: %v", i+1, err)
-				}
+		}
+		if n := g.deadLetterCount(); n != 0 {
+			t.Errorf("%d dead letters", n)
+		}
+		for _, r := range g.readLive(table) {
+			pk, _ := parseJSON(r.pk)
+			id := pk.(map[string]any)["id"].(string)
+			w := want[db.Name][id]
+			if !sameJSON(r.data, w[0]) || !sameJSON(r.aux, w[1]) {
+				t.Errorf("%s: data %s aux %s, want %s %s", id, r.data, r.aux, w[0], w[1])
 			}
-			if n := g.deadLetterCount(); n != 0 {
-				t.Errorf("%d dead letters", n)
-			}
-			for _, r := range g.readLive(table) {
-				pk, _ := parseJSON(r.pk)
-				id := pk.(map[string]any)["id"].(string)
-				w := want[db.name][id]
-				if !sameJSON(r.data, w[0]) || !sameJSON(r.aux, w[1]) {
-					t.Errorf("%s: data %s aux %s, want %s %s", id, r.data, r.aux, w[0], w[1])
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // sameJSON compares two JSON texts ignoring key order (numbers by text).

@@ -92,14 +92,17 @@ func batch(base, n int, payload func(i int) string) []daemonsim.Record {
 
 func jsonPayload(i int) string { return fmt.Sprintf(`{"id":%d,"big":18446744073709551617}`, i) }
 
-func count(t *testing.T, url, query string, args ...any) int {
+// count runs a query that returns one integer, after refreshing the tables
+// on CrateDB (reads there are not real-time).
+func count(t *testing.T, db pgtest.DB, tables []string, query string, args ...any) int {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := pgx.Connect(ctx, db.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
+	db.Refresh(t, conn, tables...)
 	var n int
 	if err := conn.QueryRow(ctx, query, args...).Scan(&n); err != nil {
 		t.Fatal(err)
@@ -110,7 +113,11 @@ func count(t *testing.T, url, query string, args ...any) int {
 func ptr[T any](v T) *T { return &v }
 
 func TestChildStoresDeadLettersAndCheckpoints(t *testing.T) {
-	url := pgtest.DatabaseURL(t)
+	pgtest.Each(t, testChildStoresDeadLettersAndCheckpoints)
+}
+
+func testChildStoresDeadLettersAndCheckpoints(t *testing.T, db pgtest.DB) {
+	url := db.URL
 	table := uniqueTable(t)
 	child := startChild(t, map[string]string{"sink.databaseUrl": url, "sink.table": table, "sink.checkpointIntervalMillis": "0"}, nil)
 	ctx := context.Background()
@@ -136,13 +143,17 @@ func TestChildStoresDeadLettersAndCheckpoints(t *testing.T) {
 	if err := child.ShutdownRequested(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(t, url, `SELECT count(*) FROM `+table); n != 97 {
+	if n := count(t, db, []string{table}, `SELECT count(*) FROM `+table); n != 97 {
 		t.Fatalf("%d rows, want 97", n)
 	}
-	if n := count(t, url, `SELECT count(*) FROM `+table+`_deadletter WHERE stage = 'decode'`); n != 3 {
+	if n := count(t, db, []string{table + "_deadletter"}, `SELECT count(*) FROM `+table+`_deadletter WHERE stage = 'decode'`); n != 3 {
 		t.Fatalf("%d dead letters, want 3", n)
 	}
-	if n := count(t, url, `SELECT count(*) FROM `+table+` WHERE payload->>'big' = '18446744073709551617'`); n != 97 {
+	big := `payload->>'big'`
+	if db.Crate() {
+		big = `CAST(payload['big'] AS TEXT)`
+	}
+	if n := count(t, db, nil, `SELECT count(*) FROM `+table+` WHERE `+big+` = '18446744073709551617'`); n != 97 {
 		t.Fatalf("big integers lost their digits in %d rows", 97-n)
 	}
 	last, ok := child.LastCheckpoint()
@@ -156,7 +167,7 @@ func TestChildStoresDeadLettersAndCheckpoints(t *testing.T) {
 	if err != nil || exit.Code != 0 || len(child.Violations()) != 0 {
 		t.Fatalf("exit %+v, %v, violations %v", exit, err, child.Violations())
 	}
-	if n := count(t, url, `SELECT count(*) FROM public.kinesis_progress WHERE target_table = $1 AND shard_id = 'shardId-000000000003' AND records_written = 97 AND dead_lettered = 3 AND millis_behind_latest = 1234`, table); n != 1 {
+	if n := count(t, db, []string{"public.kinesis_progress"}, `SELECT count(*) FROM public.kinesis_progress WHERE target_table = $1 AND shard_id = 'shardId-000000000003' AND records_written = 97 AND dead_lettered = 3 AND millis_behind_latest = 1234`, table); n != 1 {
 		t.Fatalf("progress row missing or wrong (%d)", n)
 	}
 }
@@ -164,7 +175,11 @@ func TestChildStoresDeadLettersAndCheckpoints(t *testing.T) {
 // TestCheckpointNeverAheadOfData looks into the database at every checkpoint
 // request: every record up to the requested position must already be stored.
 func TestCheckpointNeverAheadOfData(t *testing.T) {
-	url := pgtest.DatabaseURL(t)
+	pgtest.Each(t, testCheckpointNeverAheadOfData)
+}
+
+func testCheckpointNeverAheadOfData(t *testing.T, db pgtest.DB) {
+	url := db.URL
 	table := uniqueTable(t)
 	var violations []string
 	checked := 0
@@ -173,7 +188,7 @@ func TestCheckpointNeverAheadOfData(t *testing.T) {
 			return ""
 		}
 		checked++
-		stored := count(t, url, `SELECT count(*) FROM (SELECT seq FROM `+table+` UNION ALL SELECT seq FROM `+table+`_deadletter) s`)
+		stored := count(t, db, []string{table, table + "_deadletter"}, `SELECT count(*) FROM (SELECT seq FROM `+table+` UNION ALL SELECT seq FROM `+table+`_deadletter) s`)
 		want, _ := new(big.Int).SetString((*seq)[len(*seq)-10:], 10)
 		if int64(stored) < want.Int64()+1 {
 			violations = append(violations, fmt.Sprintf("checkpoint at record %s with %d stored", want, stored))
@@ -208,7 +223,11 @@ func TestCheckpointNeverAheadOfData(t *testing.T) {
 // sink.retryMaxWaitMillis, the child exits without a status and without a
 // checkpoint, so the daemon redelivers the batch after its restart.
 func TestBatchNotAcknowledgedWhileDatabaseIsDown(t *testing.T) {
-	pg := pgtest.Start(t)
+	pgtest.Each(t, testBatchNotAcknowledgedWhileDatabaseIsDown)
+}
+
+func testBatchNotAcknowledgedWhileDatabaseIsDown(t *testing.T, db pgtest.DB) {
+	pg := pgtest.StartServer(t, db.Name)
 	table := uniqueTable(t)
 	child := startChild(t, map[string]string{"sink.databaseUrl": pg.URL(), "sink.table": table, "sink.checkpointIntervalMillis": "0",
 		"sink.retryMaxWaitMillis": "2000", "sink.retryMaxBackoffMillis": "500"}, nil)
@@ -246,13 +265,17 @@ func TestBatchNotAcknowledgedWhileDatabaseIsDown(t *testing.T) {
 	if exit.Code != 1 {
 		t.Fatalf("exit code %d, want 1", exit.Code)
 	}
-	pg.Restart()
+	// No restart: the server is removed when the test ends.
 }
 
 // TestLostLeaseStopsCheckpointing: after a ShutdownException the child keeps
 // storing records but sends no more checkpoints for a lease it does not own.
 func TestLostLeaseStopsCheckpointing(t *testing.T) {
-	url := pgtest.DatabaseURL(t)
+	pgtest.Each(t, testLostLeaseStopsCheckpointing)
+}
+
+func testLostLeaseStopsCheckpointing(t *testing.T, db pgtest.DB) {
+	url := db.URL
 	table := uniqueTable(t)
 	child := startChild(t, map[string]string{"sink.databaseUrl": url, "sink.table": table, "sink.checkpointIntervalMillis": "0"},
 		func(*string, *int64) string { return daemonsim.ErrShutdown })
@@ -271,7 +294,7 @@ func TestLostLeaseStopsCheckpointing(t *testing.T) {
 	if n := child.CheckpointRequests(); n != 1 {
 		t.Fatalf("%d checkpoint requests after ShutdownException, want 1", n)
 	}
-	if n := count(t, url, `SELECT count(*) FROM `+table); n != 30 {
+	if n := count(t, db, []string{table}, `SELECT count(*) FROM `+table); n != 30 {
 		t.Fatalf("%d rows, want 30", n)
 	}
 }
@@ -304,7 +327,11 @@ func TestDiscardModeNeedsNoDatabase(t *testing.T) {
 // configuration, `kinesis-cratedb replay` applies it and clears the
 // dead-letter table.
 func TestReplayChangeDeadLetters(t *testing.T) {
-	url := pgtest.DatabaseURL(t)
+	pgtest.Each(t, testReplayChangeDeadLetters)
+}
+
+func testReplayChangeDeadLetters(t *testing.T, db pgtest.DB) {
+	url := db.URL
 	base := uniqueTable(t)
 	target := base + "_orders"
 	settings := func(types string) map[string]string {
@@ -334,10 +361,10 @@ func TestReplayChangeDeadLetters(t *testing.T) {
 	if exit, err := child.Close(); err != nil || exit.Code != 0 {
 		t.Fatalf("exit %+v, %v", exit, err)
 	}
-	if n := count(t, url, `SELECT count(*) FROM `+target); n != 2 {
+	if n := count(t, db, []string{target}, `SELECT count(*) FROM `+target); n != 2 {
 		t.Fatalf("%d rows before the replay, want 2", n)
 	}
-	if n := count(t, url, `SELECT count(*) FROM `+base+`_deadletter WHERE error LIKE '%note%'`); n != 1 {
+	if n := count(t, db, []string{base + "_deadletter"}, `SELECT count(*) FROM `+base+`_deadletter WHERE error LIKE '%note%'`); n != 1 {
 		t.Fatalf("%d dead letters naming the column, want 1", n)
 	}
 
@@ -367,10 +394,10 @@ func TestReplayChangeDeadLetters(t *testing.T) {
 	if !strings.Contains(string(out), "Replayed:1") {
 		t.Errorf("replay reported %s", out)
 	}
-	if n := count(t, url, `SELECT count(*) FROM `+target+` WHERE id = 1 AND note = 'gift wrap' AND total = 1.5`); n != 1 {
+	if n := count(t, db, []string{target}, `SELECT count(*) FROM `+target+` WHERE id = 1 AND note = 'gift wrap' AND total = 1.5`); n != 1 {
 		t.Fatalf("replayed row missing")
 	}
-	if n := count(t, url, `SELECT count(*) FROM `+base+`_deadletter`); n != 0 {
+	if n := count(t, db, []string{base + "_deadletter"}, `SELECT count(*) FROM `+base+`_deadletter`); n != 0 {
 		t.Fatalf("%d dead letters left", n)
 	}
 }

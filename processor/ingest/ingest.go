@@ -44,6 +44,17 @@ type Processor struct {
 	// once, so reading and decoding the next batch overlap with the
 	// database write. The checkpoint still only covers stored batches.
 	Pipeline bool
+	// BatchTimeout is one deadline for storing a batch, counted from its
+	// arrival: every database call, attempt and retry for it must end
+	// within it, or the batch fails (and is never acknowledged past what
+	// is stored). Each action is bounded the same way from its arrival.
+	// Set below the daemon's timeoutInSeconds, it answers every action in
+	// time: a pipelined batch started before the action that waits for it
+	// was sent. 0 = no deadline.
+	BatchTimeout time.Duration
+	// LeaseLostWait bounds how long LeaseLost waits for a batch still being
+	// stored before it abandons it; default 5s (or BatchTimeout if lower).
+	LeaseLostWait time.Duration
 
 	pending *inflight  // batch being stored in the background
 	rows    []sink.Row // reused by every batch: one is stored at a time
@@ -87,6 +98,8 @@ func (p *Processor) Initialize(_ context.Context, in kcl.InitializeInput) error 
 // beyond the checkpoint: the child exits (kcl.Fatal), and the daemon
 // redelivers from the last checkpoint after its restart.
 func (p *Processor) ProcessRecords(ctx context.Context, in kcl.ProcessRecordsInput) error {
+	ctx, cancel := p.deadline(ctx, time.Now())
+	defer cancel()
 	if in.MillisBehindLatest != nil {
 		p.stats.behind = *in.MillisBehindLatest
 	}
@@ -138,6 +151,8 @@ func newInflight(in kcl.ProcessRecordsInput) *inflight {
 
 func (p *Processor) storeBatch(ctx context.Context, b *inflight) {
 	defer close(b.done)
+	ctx, cancel := p.deadline(ctx, b.started)
+	defer cancel()
 	b.dead, b.err = p.store(ctx, b.in.Records)
 	b.in.Release()
 }
@@ -170,6 +185,14 @@ func (p *Processor) finish(b *inflight) error {
 	return nil
 }
 
+// deadline bounds ctx by BatchTimeout from start.
+func (p *Processor) deadline(ctx context.Context, start time.Time) (context.Context, context.CancelFunc) {
+	if p.BatchTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, start.Add(p.BatchTimeout))
+}
+
 // background is the context of a batch stored after its action returned: it
 // outlives the action and ends with Close.
 func (p *Processor) background(ctx context.Context) context.Context {
@@ -180,15 +203,27 @@ func (p *Processor) background(ctx context.Context) context.Context {
 }
 
 // Close abandons a batch still being stored (it was not checkpointed, so
-// the daemon delivers it again) and waits for its goroutine to end.
+// the daemon delivers it again) and waits a moment for its goroutine to
+// end: a cancelled write returns at once unless it is stuck, and a stuck
+// one must not keep the process alive (the daemon waits for its exit).
 func (p *Processor) Close() {
 	if p.stopBG != nil {
 		p.stopBG()
 	}
 	if p.pending != nil {
-		<-p.pending.done
+		select {
+		case <-p.pending.done:
+		case <-time.After(closeWait):
+			p.Log.Warn().Dur("waited", closeWait).Msg("abandoned batch still being stored at exit; it was never checkpointed")
+		}
 	}
 }
+
+// closeWait bounds Close's wait for an abandoned batch.
+const closeWait = 5 * time.Second
+
+// defaultLeaseLostWait is LeaseLostWait's default.
+const defaultLeaseLostWait = 5 * time.Second
 
 // store decodes and writes one batch; it returns how many records went to
 // the dead-letter table.
@@ -261,6 +296,8 @@ func (p *Processor) checkpoint(ctx context.Context, cp *kcl.Checkpointer) {
 // ShutdownRequested checkpoints what is stored: the worker is stopping or
 // handing the lease over.
 func (p *Processor) ShutdownRequested(ctx context.Context, in kcl.ShutdownRequestedInput) error {
+	ctx, cancel := p.deadline(ctx, time.Now())
+	defer cancel()
 	if err := p.settle(ctx); err != nil {
 		return kcl.Fatal(err)
 	}
@@ -273,6 +310,8 @@ func (p *Processor) ShutdownRequested(ctx context.Context, in kcl.ShutdownReques
 // ShardEnded checkpoints SHARD_END; every record of the shard was stored
 // before its batch was acknowledged.
 func (p *Processor) ShardEnded(ctx context.Context, in kcl.ShardEndedInput) error {
+	ctx, cancel := p.deadline(ctx, time.Now())
+	defer cancel()
 	if err := p.settle(ctx); err != nil {
 		return kcl.Fatal(err) // SHARD_END must not be recorded past unstored records
 	}
@@ -287,14 +326,30 @@ func (p *Processor) ShardEnded(ctx context.Context, in kcl.ShardEndedInput) erro
 	return nil
 }
 
-// LeaseLost only reports: checkpointing is impossible now.
+// LeaseLost only reports: checkpointing is impossible now. A batch still
+// being stored gets LeaseLostWait to finish; after that it is abandoned
+// (cancelled, and never checkpointed) so that the daemon gets its answer
+// in time even when the write is stuck.
 func (p *Processor) LeaseLost(ctx context.Context, _ kcl.LeaseLostInput) error {
+	wait := p.LeaseLostWait
+	if wait <= 0 {
+		wait = defaultLeaseLostWait
+		if p.BatchTimeout > 0 {
+			wait = min(wait, p.BatchTimeout)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
 	if err := p.settle(ctx); err != nil {
 		// The new owner starts from the last checkpoint, which this batch
 		// never reached: nothing is lost.
-		p.Log.Error().Err(err).Msg("last batch not stored before the lease was lost")
+		if p.stopBG != nil {
+			p.stopBG()
+		}
+		p.Log.Error().Err(err).Dur("waited", wait).Msg("last batch not stored before the lease was lost; abandoned, not checkpointed")
+	} else {
+		p.reportIfDue(ctx, true)
 	}
-	p.reportIfDue(ctx, true)
 	p.Log.Info().Str("checkpoint", p.checkpointed.String()).Msg("lease lost")
 	return nil
 }

@@ -87,6 +87,8 @@ func (s *cdcState) target(spec *cdc.Table) (*cdcTarget, error) {
 // in Result.DeadLettered. Transient errors are retried like in Write. When
 // Apply returns nil every change is durably applied or dead-lettered.
 func (w *Writer) Apply(ctx context.Context, changes []cdc.Change) (Result, error) {
+	ctx, cancel := w.retry.policy.withMaxWait(ctx)
+	defer cancel()
 	var res Result
 	if w.cdc == nil {
 		return res, errors.New("sink: Apply needs a writer opened with Config.CDCTables")

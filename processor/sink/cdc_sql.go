@@ -160,8 +160,10 @@ func documentColumnsDDL(d Dialect, spec *cdc.Table) []string {
 }
 
 // createLiveView shows the source table's state: no tombstones, no
-// bookkeeping columns. IS NOT TRUE keeps rows of an adopted table that have
-// no cdc_deleted value yet.
+// bookkeeping columns. coalesce keeps rows of an adopted table that have no
+// cdc_deleted value yet. (IS NOT TRUE would say the same, but CrateDB only
+// parses it from 6.3 on; coalesce and = work on every CrateDB and on
+// PostgreSQL.)
 func createLiveView(table, view tableName, spec *cdc.Table) string {
 	var cols []string
 	for _, c := range cdcColumns(spec) {
@@ -170,7 +172,7 @@ func createLiveView(table, view tableName, spec *cdc.Table) string {
 		}
 	}
 	return `CREATE OR REPLACE VIEW ` + view.sql() + ` AS SELECT ` + strings.Join(cols, ", ") +
-		` FROM ` + table.sql() + ` WHERE ` + quoteIdent(colDeleted) + ` IS NOT TRUE`
+		` FROM ` + table.sql() + ` WHERE coalesce(` + quoteIdent(colDeleted) + `, FALSE) = FALSE`
 }
 
 func upsertRow(d Dialect, table tableName, spec *cdc.Table, cols []cdcColumn) string {

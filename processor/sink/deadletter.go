@@ -16,6 +16,8 @@ import (
 // same coordinates again updates stage, error and failure time and counts
 // the attempt. Transient errors are retried like in Write.
 func (w *Writer) WriteDeadLetters(ctx context.Context, dls []DeadLetter) error {
+	ctx, cancel := w.retry.policy.withMaxWait(ctx)
+	defer cancel()
 	for start := 0; start < len(dls); start += w.chunkSize {
 		chunk := dls[start:min(start+w.chunkSize, len(dls))]
 		if _, err := w.retry.do(ctx, "write dead letters", func(ctx context.Context) error {
@@ -136,8 +138,12 @@ type ReplayFilter struct {
 // ReplayResult counts what a replay did.
 type ReplayResult struct {
 	Scanned      int // dead letters read
-	Replayed     int // written to the target and removed from the dead-letter table
+	Replayed     int // written to the target and removed from the dead-letter table by this replay
 	StillFailing int // left in the dead-letter table with a fresh error
+	// AlreadyGone were written to the target, but their dead letter was
+	// removed meanwhile by someone else (another replay running at the
+	// same time, or a person), so this replay does not count them.
+	AlreadyGone int
 }
 
 const defaultReplayPageSize = 1000
@@ -264,14 +270,22 @@ func (w *Writer) replayChangePage(ctx context.Context, page []DeadLetter, decode
 	return w.finishReplay(ctx, page, done, res)
 }
 
-// finishReplay deletes the dead letters that are now stored and counts.
+// finishReplay deletes the dead letters that are now stored and counts
+// only the rows it really removed: a dead letter another replay or a person
+// removed first is not counted twice. A retry deletes only the keys the
+// failed attempt left unsettled, so its count stays exact too.
 func (w *Writer) finishReplay(ctx context.Context, page []DeadLetter, done []rowKey, res *ReplayResult) error {
-	if _, err := w.retry.do(ctx, "delete replayed dead letters", func(ctx context.Context) error {
-		return w.deleteDeadLetters(ctx, done)
-	}); err != nil {
+	left, removed := done, 0
+	_, err := w.retry.do(ctx, "delete replayed dead letters", func(ctx context.Context) error {
+		n, rest, err := w.deleteDeadLetters(ctx, left)
+		removed, left = removed+n, rest
+		return err
+	})
+	res.Replayed += removed
+	if err != nil {
 		return err
 	}
-	res.Replayed += len(done)
+	res.AlreadyGone += len(done) - removed
 	res.StillFailing += len(page) - len(done)
 	return nil
 }
@@ -346,9 +360,13 @@ func (w *Writer) readDeadLetters(ctx context.Context, shard string, after rowKey
 	return out, rows.Err()
 }
 
-func (w *Writer) deleteDeadLetters(ctx context.Context, keys []rowKey) error {
+// deleteDeadLetters deletes the dead letters of keys and returns how many
+// rows it really removed. On an error, remaining are the keys whose outcome
+// is unknown (to be tried again); the others are settled: removed, or
+// already gone.
+func (w *Writer) deleteDeadLetters(ctx context.Context, keys []rowKey) (removed int, remaining []rowKey, err error) {
 	if len(keys) == 0 {
-		return nil
+		return 0, nil, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
 	defer cancel()
@@ -357,14 +375,53 @@ func (w *Writer) deleteDeadLetters(ctx context.Context, keys []rowKey) error {
 		for i, k := range keys {
 			shard[i], seq[i], subSeq[i] = k.shard, k.seq, k.subSeq
 		}
-		_, err := w.pool.Exec(ctx, w.sql.deleteDeadLetterUnnest, shard, seq, subSeq)
-		return err
+		// One statement: all keys or none. The row count is what it
+		// removed; a concurrent replay's DELETE waits for ours and then
+		// finds nothing.
+		tag, err := w.pool.Exec(ctx, w.sql.deleteDeadLetterUnnest, shard, seq, subSeq)
+		if err != nil {
+			return 0, keys, err
+		}
+		return int(tag.RowsAffected()), nil, nil
 	}
-	// CrateDB reports a bulk delete of a missing key as "DELETE -3"; the row
-	// being gone already is what we want, so tags are not inspected.
+	// CrateDB runs the batch as one bulk and tags each key: "DELETE 1"
+	// removed, "DELETE -3" a bulk failure, which is what a key that is
+	// already gone gets (DocumentMissingException), but also any other
+	// failure. Each -3 key is deleted again alone, where a missing row is
+	// "DELETE 0" and a real failure an error.
 	b := &pgx.Batch{}
 	for _, k := range keys {
 		b.Queue(w.sql.deleteDeadLetterRow, k.shard, k.seq, k.subSeq)
 	}
-	return w.pool.SendBatch(ctx, b).Close()
+	br := w.pool.SendBatch(ctx, b)
+	var alone []rowKey
+	for i, k := range keys {
+		tag, err := br.Exec()
+		if err != nil {
+			_ = br.Close() // reports the same failure again
+			return removed, append(alone, keys[i:]...), err
+		}
+		n, _ := rowCount(tag.String())
+		switch {
+		case n > 0:
+			removed += int(n)
+		case n < 0:
+			alone = append(alone, k)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return removed, alone, err
+	}
+	for j, k := range alone {
+		tag, err := w.pool.Exec(ctx, w.sql.deleteDeadLetterRow, k.shard, k.seq, k.subSeq)
+		if err == nil && rowFailed(tag.String()) {
+			err = fmt.Errorf("delete dead letter %s/%s/%d failed without error text (tag %q)", k.shard, k.seq, k.subSeq, tag.String())
+		}
+		if err != nil {
+			return removed, alone[j:], err
+		}
+		n, _ := rowCount(tag.String())
+		removed += int(n)
+	}
+	return removed, nil, nil
 }

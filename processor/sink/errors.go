@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -42,19 +43,66 @@ func (c errClass) String() string {
 	}
 }
 
-// crateTransientMessages are substrings of CrateDB XX000 messages that mean
-// "cluster temporarily unable to write" (cratedb.md §5).
+// CrateDB reports almost every error as XX000; only the message tells an
+// outage from a refused value. The texts below were provoked on CrateDB
+// 6.4.3 through the sink's own write path unless marked "(source)": those
+// come from reading CrateDB's code and were not seen on a node.
+// errors_test.go holds the observed texts verbatim.
+
+// crateTransientMessages mean "the cluster cannot write right now".
 var crateTransientMessages = []string{
-	"primary shard is not active",
-	"NoShardAvailableActionException",
-	"blocked by",
-	"NodeDisconnectedException",
-	"NodeNotConnectedException",
-	"NodeClosedException",
-	"ConnectTransportException",
-	"rejected execution",
-	"CircuitBreakingException",
+	// A circuit breaker tripped, e.g. "Allocating 2.4kb for 'upsert
+	// request' failed, breaker would use 2.4kb in total. Limit is 1kb. …"
+	// (crateBreakerClass tells a request that can never fit).
+	"breaker would use",
+	// statement_timeout or KILL: "Job killed. statement_timeout (1ms/parse)".
 	"Job killed",
+	// A cluster-level block while the cluster forms or has no master
+	// (source): "blocked by: [SERVICE_UNAVAILABLE/1/state not recovered /
+	// initialized];". Table blocks are configuration (crateConfigMessages).
+	"blocked by: [SERVICE_UNAVAILABLE",
+	"primary shard is not active",     // (source)
+	"NoShardAvailableActionException", // (source)
+	"NodeDisconnectedException",       // (source)
+	"NodeNotConnectedException",       // (source)
+	"NodeClosedException",             // (source)
+	"ConnectTransportException",       // (source)
+	"rejected execution",              // (source)
+	"CircuitBreakingException",        // (source)
+}
+
+// crateConfigMessages are refusals of the statement, not of its data, that
+// only an operator can lift: retried, logged at error level, never
+// dead-lettered.
+var crateConfigMessages = []string{
+	// A table block met at Parse: blocks.write, blocks.read_only, or a
+	// closed table ("… doesn't support or allow INSERT operations, as it
+	// is currently closed.").
+	"doesn't support or allow",
+	// The same blocks met by a statement prepared before they were set,
+	// e.g. "blocked by: [RELATION_READ_AND_DDL_ONLY/8/index write (api)];".
+	// RELATION_READ_DELETE_ONLY is also what a full disk (flood-stage
+	// watermark) sets; CrateDB lifts it once space is freed, but someone
+	// has to free it.
+	"blocked by: [RELATION_",
+	// "Missing 'DML' privilege for user 'u'".
+	"' privilege for user",
+}
+
+// staleRelationMessage is how CrateDB fails a statement prepared before its
+// table was dropped (and maybe created again): 42P01 "Relation 'Relation
+// not found for oid=4' unknown". CrateDB keeps the table resolved at Parse;
+// pgx re-prepares after an error only on the connection that failed, so
+// the pool is reset (needsPoolReset) and the retry prepares afresh: it
+// then works, or fails with the plain "Relation 'doc.t' unknown" if the
+// table is really gone.
+const staleRelationMessage = "Relation not found for oid="
+
+// staleStatement reports the error of a statement prepared against a table
+// that has since been dropped.
+func staleStatement(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42P01" && strings.Contains(pgErr.Message, staleRelationMessage)
 }
 
 // transientSQLStates are exact codes; whole classes are handled in classify.
@@ -72,13 +120,30 @@ var transientSQLStates = map[string]bool{
 func classify(d Dialect, err error) errClass {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		return classifyPgError(d, pgErr)
+		c := classifyPgError(d, pgErr)
+		if c == classRow && atParse(err) {
+			// Parse carries no parameters, so whatever it refuses is the
+			// statement or the table, never a row: dead-lettering would
+			// discard every row (CrateDB: a write-blocked or closed table,
+			// a missing privilege, all XX000).
+			return classConfig
+		}
+		return c
 	}
 	if isConnectionError(err) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
 		errors.Is(err, context.DeadlineExceeded) {
 		return classTransient
 	}
 	return classConfig
+}
+
+// atParse reports an error the server gave to Parse (preparing the
+// statement), as pgx reports it for a batch or a single statement.
+func atParse(err error) bool {
+	var prepErr *pgconn.PrepareError
+	var batchErr pgx.ErrPreprocessingBatch
+	return errors.As(err, &prepErr) ||
+		(errors.As(err, &batchErr) && strings.HasPrefix(batchErr.Error(), "error preprocessing batch (prepare)"))
 }
 
 func classifyPgError(d Dialect, e *pgconn.PgError) errClass {
@@ -90,14 +155,24 @@ func classifyPgError(d Dialect, e *pgconn.PgError) errClass {
 	switch {
 	case transientSQLStates[code], class == "08", class == "53":
 		return classTransient
+	case d == CrateDB && code == "42P01" && strings.Contains(e.Message, staleRelationMessage):
+		return classTransient
 	case code == "XX000" && d == CrateDB:
-		// CrateDB reports almost everything as XX000; only the message tells
-		// an outage from a rejected value.
+		for _, m := range crateConfigMessages {
+			if strings.Contains(e.Message, m) {
+				return classConfig
+			}
+		}
+		if c, ok := crateBreakerClass(e.Message); ok {
+			return c
+		}
 		for _, m := range crateTransientMessages {
 			if strings.Contains(e.Message, m) {
 				return classTransient
 			}
 		}
+		// Everything else CrateDB refuses at run time is about the data:
+		// casts, dynamic-column conflicts, immense terms, invalid keys.
 		return classRow
 	case class == "22", class == "23":
 		return classRow
@@ -109,6 +184,41 @@ func classifyPgError(d Dialect, e *pgconn.PgError) errClass {
 	default:
 		return classConfig
 	}
+}
+
+// crateBreakerClass classifies a tripped circuit breaker, "Allocating 2.4kb
+// for 'upsert request' failed, breaker would use 2.4kb in total. Limit is
+// 1kb. …": transient when other load filled the breaker, configuration when
+// the one request alone is larger than the limit and can never fit.
+func crateBreakerClass(msg string) (errClass, bool) {
+	if !strings.HasPrefix(msg, "Allocating ") || !strings.Contains(msg, "breaker would use") {
+		return 0, false
+	}
+	alloc, ok1 := parseByteSize(strings.SplitN(msg[len("Allocating "):], " ", 2)[0])
+	_, after, found := strings.Cut(msg, "Limit is ")
+	if !ok1 || !found {
+		return classTransient, true
+	}
+	limit, ok2 := parseByteSize(strings.TrimSuffix(strings.SplitN(after, " ", 2)[0], "."))
+	if ok2 && alloc > limit {
+		return classConfig, true
+	}
+	return classTransient, true
+}
+
+// parseByteSize reads a size as CrateDB prints it ("100b", "2.4kb", "69.5mb").
+func parseByteSize(s string) (float64, bool) {
+	units := []struct {
+		suffix string
+		mult   float64
+	}{{"pb", 1 << 50}, {"tb", 1 << 40}, {"gb", 1 << 30}, {"mb", 1 << 20}, {"kb", 1 << 10}, {"b", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			f, err := strconv.ParseFloat(num, 64)
+			return f * u.mult, err == nil && f >= 0
+		}
+	}
+	return 0, false
 }
 
 // isConnectionError reports errors that mean the connection is gone or could
@@ -128,6 +238,11 @@ func isConnectionError(err error) bool {
 	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "connection reset") ||
 		strings.Contains(msg, "broken pipe")
 }
+
+// needsPoolReset reports errors after which the pooled connections should
+// be replaced: they are likely dead, or hold prepared statements for a
+// dropped table.
+func needsPoolReset(err error) bool { return connectionLost(err) || staleStatement(err) }
 
 // connectionLost reports errors after which every pooled connection is
 // suspect (server restart, network cut), so the pool should be reset.

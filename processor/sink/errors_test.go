@@ -78,7 +78,7 @@ func TestClassify(t *testing.T) {
 		{"pgx conn closed", PostgreSQL, errors.New("conn closed"), classTransient},
 		{"deadline", PostgreSQL, fmt.Errorf("attempt: %w", context.DeadlineExceeded), classTransient},
 		{"unknown", PostgreSQL, errors.New("something odd"), classConfig},
-		{"missing table at open", PostgreSQL, &missingTableError{tableName{"public", "t"}}, classConfig},
+		{"missing table at open", PostgreSQL, &missingTableError{table: tableName{"public", "t"}}, classConfig},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,6 +86,103 @@ func TestClassify(t *testing.T) {
 				t.Errorf("classify(%v, %v) = %v, want %v", tt.dialect, tt.err, got, tt.want)
 			}
 		})
+	}
+}
+
+// crateObserved are errors as pgx v5.13 returned them from CrateDB 6.4.3,
+// provoked on a node through the sink's write path (a pgx batch of
+// single-row INSERTs, or one INSERT run alone) on 2026-11-29. Messages and
+// SQLSTATEs are copied verbatim, table names included; keep them verbatim
+// when adding more, and say how each was provoked.
+var crateObserved = []struct {
+	how  string
+	err  error
+	want errClass
+}{
+	// Table dropped and created again under an open Writer: the statement
+	// pgx prepared before still names the old table.
+	{"DROP+CREATE TABLE, cached statement, batch at Sync", pgErr("42P01", "Relation 'Relation not found for oid=1' unknown"), classTransient},
+	// Table dropped, not created again. The first attempt gets the stale
+	// text above; after pgx re-prepares, Parse fails with this one. The
+	// same two texts came for ~0.3 s after a kill -9 and restart, while
+	// the node had not yet recovered its tables ("Schema 'doc' unknown"
+	// first): retried, as configuration, never dead-lettered.
+	{"DROP TABLE, Parse", pgErr("42P01", "Relation 'doc.t_testprobedroprecreate_42a2239f' unknown. Maybe you meant one of: t_testprobedroprecreate_42a2239f_progress, t_testprobedroprecreate_42a2239f_deadletter"), classConfig},
+	{"restart, before the tables are recovered, Parse", pgErr("3F000", "Schema 'doc' unknown"), classConfig},
+	{"restart, before the tables are recovered, Parse", pgErr("42P01", "Relation 'doc.t_testprobesignal_3063b84d' unknown"), classConfig},
+	// Table blocks, met at Parse (statement not yet prepared on the
+	// connection). In a batch of prepared statements the same blocks fail
+	// every row with tag INSERT 0 -3 and no error; the row run alone then
+	// gets the "blocked by" texts below.
+	{`ALTER TABLE SET ("blocks.write" = true) or ("blocks.read_only" = true), Parse`, pgErr("XX000", `The relation "doc.t_testprobeblocks2_6aad0659" doesn't support or allow INSERT operations`), classConfig},
+	{"ALTER TABLE CLOSE, Parse", pgErr("XX000", `The relation "doc.t_testprobeblocks2_6aad0659" doesn't support or allow INSERT operations, as it is currently closed.`), classConfig},
+	{`"blocks.write" = true, prepared row`, pgErr("XX000", "blocked by: [RELATION_READ_AND_DDL_ONLY/8/index write (api)];"), classConfig},
+	{`"blocks.read_only" = true, prepared row`, pgErr("XX000", "blocked by: [RELATION_READ_ONLY/5/index read-only (api)];"), classConfig},
+	{"ALTER TABLE CLOSE, prepared row", pgErr("XX000", "blocked by: [RELATION_CLOSED/4/index closed];"), classConfig},
+	// Also what the disk flood-stage watermark set on every table
+	// (watermarks lowered below the free space, threshold enabled).
+	{`"blocks.read_only_allow_delete" = true, prepared row`, pgErr("XX000", "blocked by: [RELATION_READ_DELETE_ONLY/12/index read-only / allow delete (api)];"), classConfig},
+	{"user with DQL but no DML, Parse", pgErr("XX000", "Missing 'DML' privilege for user 'probe_ro'"), classConfig},
+	// Circuit breakers: a batch gets INSERT 0 -3 for every row, the row
+	// alone this. A single row larger than the limit can never fit.
+	{`SET GLOBAL TRANSIENT "indices.breaker.query.limit" = '1kb', row alone`, pgErr("XX000", "Allocating 2.4kb for 'upsert request' failed, breaker would use 2.4kb in total. Limit is 1kb. Either increase memory and limit, change the query or reduce concurrent query load"), classConfig},
+	{`"indices.breaker.total.limit" = '1kb', row alone`, pgErr("XX000", "Allocating 2.4kb for 'parent: upsert request' failed, breaker would use 69.5mb in total. Limit is 1kb. Either increase memory and limit, change the query or reduce concurrent query load"), classConfig},
+	{"breaker full of other load (observed text, sizes changed)", pgErr("XX000", "Allocating 2.4kb for 'parent: upsert request' failed, breaker would use 69.5mb in total. Limit is 64mb. Either increase memory and limit, change the query or reduce concurrent query load"), classTransient},
+	// statement_timeout (session setting). KILL ALL during a bulk INSERT
+	// gave no error at all: the killed rows came back as INSERT 0 -3 and
+	// were written when run alone.
+	{"SET statement_timeout = '1ms', batch, Parse", pgErr("XX000", "Job killed. statement_timeout (1ms/parse)"), classTransient},
+	{"SET statement_timeout = '1ms', row alone", pgErr("XX000", "Job killed. statement_timeout (1ms/analyze)"), classTransient},
+	// Connections: a TCP proxy closed mid-batch or while idle; the node
+	// killed with SIGTERM or kill -9 mid-batch, then restarted; SIGSTOP.
+	{"proxy closed while pgx prepared the batch", fmt.Errorf("error preprocessing batch (prepare): %w", io.ErrUnexpectedEOF), classTransient},
+	{"proxy closed mid-batch; SIGTERM mid-batch", fmt.Errorf("write failed: %w", &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)}), classTransient},
+	{"kill -9 mid-batch", fmt.Errorf("write failed: %w", &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.ECONNRESET)}), classTransient},
+	{"node down", &pgconn.ConnectError{}, classTransient},
+	{"SIGSTOP; node starting up: attempt timeout", fmt.Errorf("timeout: %w", context.DeadlineExceeded), classTransient},
+}
+
+func TestClassifyCrateDBObserved(t *testing.T) {
+	for _, tt := range crateObserved {
+		if got := classify(CrateDB, tt.err); got != tt.want {
+			t.Errorf("%s: classify(%v) = %v, want %v", tt.how, tt.err, got, tt.want)
+		}
+	}
+	// A missing table is configuration on PostgreSQL too, and a stale
+	// CrateDB statement is recognised only from CrateDB.
+	if got := classify(PostgreSQL, pgErr("42P01", "Relation 'Relation not found for oid=1' unknown")); got != classConfig {
+		t.Errorf("PostgreSQL 42P01 = %v, want config", got)
+	}
+}
+
+func TestNeedsPoolReset(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{pgErr("42P01", "Relation 'Relation not found for oid=4' unknown"), true},
+		{pgErr("42P01", "Relation 'doc.t' unknown"), false},
+		{pgErr("XX000", "blocked by: [RELATION_CLOSED/4/index closed];"), false},
+		{fmt.Errorf("write failed: %w", syscall.EPIPE), true},
+		{io.ErrUnexpectedEOF, true},
+	}
+	for _, tt := range tests {
+		if got := needsPoolReset(tt.err); got != tt.want {
+			t.Errorf("needsPoolReset(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	for s, want := range map[string]float64{"100b": 100, "1kb": 1024, "2.4kb": 2.4 * 1024, "69.5mb": 69.5 * (1 << 20), "1gb": 1 << 30} {
+		if got, ok := parseByteSize(s); !ok || got != want {
+			t.Errorf("parseByteSize(%q) = %v, %v; want %v", s, got, ok, want)
+		}
+	}
+	for _, s := range []string{"", "kb", "x1kb", "-1b", "12"} {
+		if _, ok := parseByteSize(s); ok {
+			t.Errorf("parseByteSize(%q) ok", s)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"regexp"
@@ -10,14 +11,53 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
 	"github.com/rs/zerolog"
 )
 
-// testDatabaseURL returns the PostgreSQL to test against. Without one the
-// integration tests skip, except under CI=true where that is a failure.
+// testDatabaseURL returns the PostgreSQL to test against (the benchmarks).
+// Without one they skip, except under CI=true where that is a failure.
 func testDatabaseURL(t testing.TB) string { return pgtest.DatabaseURL(t) }
+
+// methodsFor lists the write methods a database takes: CrateDB has neither
+// COPY nor a typed unnest of the sink's columns, only the batch.
+func methodsFor(db pgtest.DB) []writeMethod {
+	if db.Crate() {
+		return []writeMethod{methodBatch}
+	}
+	return postgresMethods
+}
+
+// refresh makes the writer's recent writes to tables (default: the target
+// and dead-letter tables) visible to queries (CrateDB).
+func refresh(t testing.TB, w *Writer, tables ...tableName) {
+	t.Helper()
+	if w.dialect != CrateDB {
+		return
+	}
+	if len(tables) == 0 {
+		tables = []tableName{w.target, w.deadLetter}
+	}
+	for _, tb := range tables {
+		if _, err := w.pool.Exec(context.Background(), "REFRESH TABLE "+tb.sql()); err != nil {
+			t.Fatalf("refresh %s: %v", tb, err)
+		}
+	}
+}
+
+// rawOf is a dead letter's raw column as read back: CrateDB keeps it as
+// base64 text.
+func rawOf(t testing.TB, w *Writer, stored []byte) []byte {
+	t.Helper()
+	if w.dialect != CrateDB {
+		return stored
+	}
+	b, err := base64.StdEncoding.DecodeString(string(stored))
+	if err != nil {
+		t.Fatalf("dead letter raw %q is not base64: %v", stored, err)
+	}
+	return b
+}
 
 var nonIdent = regexp.MustCompile(`[^a-z0-9_]+`)
 
@@ -95,12 +135,12 @@ func makeRows(shard string, n, size int) []Row {
 	return rows
 }
 
-func count(t testing.TB, conn interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}, table tableName) int {
+// count counts the rows of a table of w (refreshed first on CrateDB).
+func count(t testing.TB, w *Writer, table tableName) int {
 	t.Helper()
+	refresh(t, w, table)
 	var n int
-	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM "+table.sql()).Scan(&n); err != nil {
+	if err := w.pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table.sql()).Scan(&n); err != nil {
 		t.Fatalf("count %s: %v", table, err)
 	}
 	return n

@@ -16,13 +16,23 @@ import (
 type RetryPolicy struct {
 	InitialBackoff time.Duration // first wait; default 200ms
 	MaxBackoff     time.Duration // cap on one wait; default 10s
-	MaxWait        time.Duration // give up after failing this long; 0 = never
+	// MaxWait is one deadline for a whole call (Write, Apply,
+	// WriteDeadLetters, one step of Open or of a replay): its attempts,
+	// their timeouts and the waits between them all count, and the call
+	// fails cleanly when the next attempt could not start before it; 0 =
+	// no deadline. A deadline of the caller's context is honoured the same
+	// way.
+	MaxWait time.Duration
 }
 
 const (
 	defaultInitialBackoff = 200 * time.Millisecond
 	defaultMaxBackoff     = 10 * time.Second
 )
+
+// escalateAfter is how long transient errors are logged as warnings before
+// every further retry is logged as an error (a variable for tests).
+var escalateAfter = time.Minute
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.InitialBackoff <= 0 {
@@ -50,15 +60,16 @@ func (p RetryPolicy) backoff(n int) time.Duration {
 	return half + rand.N(d-half+1)
 }
 
-// retrier runs an operation until it succeeds, fails permanently, outlives
-// the policy's MaxWait, or the context ends.
+// retrier runs an operation until it succeeds, fails permanently, reaches
+// its deadline (the policy's MaxWait, the context's), or the context ends.
 type retrier struct {
 	policy  RetryPolicy
 	dialect Dialect
 	log     zerolog.Logger
-	// onConnectionLost is called before waiting when the error means the
-	// pooled connections are likely dead.
-	onConnectionLost func()
+	// resetPool is called before waiting when the error means the pooled
+	// connections are likely dead or hold stale prepared statements
+	// (needsPoolReset).
+	resetPool func()
 	// failFastOnConfig returns configuration errors at once instead of
 	// retrying them (used at Open, where an operator is watching).
 	failFastOnConfig bool
@@ -69,11 +80,29 @@ type retrier struct {
 // ErrClosed is returned by calls on (or still retrying when) a closed Writer.
 var ErrClosed = errors.New("sink: writer closed")
 
+// ErrDeadline is wrapped by the error of an operation that gave up at its
+// deadline (RetryPolicy.MaxWait or the context's) while the database kept
+// failing.
+var ErrDeadline = errors.New("deadline reached")
+
+// withMaxWait bounds ctx by the policy's MaxWait: one deadline for a whole
+// call, whatever it retries inside.
+func (p RetryPolicy) withMaxWait(ctx context.Context) (context.Context, context.CancelFunc) {
+	if p.MaxWait > 0 {
+		return context.WithTimeout(ctx, p.MaxWait)
+	}
+	return ctx, func() {}
+}
+
 // do calls fn until it returns nil or an error that retrying cannot fix
-// (classRow). fn must be safe to repeat (idempotent). It returns how many
-// retries were made.
+// (classRow). fn must be safe to repeat (idempotent). Every attempt runs
+// under the one deadline (fn's own timeouts end there at the latest), and
+// no attempt is started that the deadline would cut short before its wait
+// is over. It returns how many retries were made.
 func (r retrier) do(ctx context.Context, op string, fn func(context.Context) error) (retries int, err error) {
-	var firstFailure time.Time
+	ctx, cancel := r.policy.withMaxWait(ctx)
+	defer cancel()
+	started := time.Now()
 	for attempt := 1; ; attempt++ {
 		if r.closed != nil && r.closed.Load() {
 			return attempt - 1, fmt.Errorf("%s: %w", op, ErrClosed)
@@ -83,29 +112,33 @@ func (r retrier) do(ctx context.Context, op string, fn func(context.Context) err
 			return attempt - 1, nil
 		}
 		if ctxErr := ctx.Err(); ctxErr != nil {
+			if errors.Is(ctxErr, context.DeadlineExceeded) {
+				return attempt - 1, fmt.Errorf("%s: %w after %d attempts in %s (last error: %w)",
+					op, ErrDeadline, attempt, time.Since(started).Round(time.Millisecond), err)
+			}
 			return attempt - 1, fmt.Errorf("%s: %w (last error: %v)", op, ctxErr, err)
 		}
 		class := classify(r.dialect, err)
 		if class == classRow || (class == classConfig && r.failFastOnConfig) {
 			return attempt - 1, fmt.Errorf("%s: %w", op, err)
 		}
-		now := time.Now()
-		if firstFailure.IsZero() {
-			firstFailure = now
-		}
 		wait := r.policy.backoff(attempt)
-		if r.policy.MaxWait > 0 && now.Sub(firstFailure)+wait > r.policy.MaxWait {
-			return attempt - 1, fmt.Errorf("%s: giving up after %d attempts in %s (max wait %s): %w",
-				op, attempt, now.Sub(firstFailure).Round(time.Millisecond), r.policy.MaxWait, err)
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait {
+			return attempt - 1, fmt.Errorf("%s: %w: %d attempts in %s, and the next one would start after it (%s left): %w",
+				op, ErrDeadline, attempt, time.Since(started).Round(time.Millisecond), time.Until(deadline).Round(time.Millisecond), err)
 		}
+		// An outage that lasts is an incident too: it stops looking
+		// transient after escalateAfter.
+		failingFor := time.Since(started)
 		level := zerolog.WarnLevel
-		if class == classConfig {
+		if class == classConfig || failingFor >= escalateAfter {
 			level = zerolog.ErrorLevel
 		}
 		r.log.WithLevel(level).Err(err).Str("op", op).Str("class", class.String()).
-			Int("attempt", attempt).Dur("backoff", wait).Msg("database error, retrying")
-		if connectionLost(err) && r.onConnectionLost != nil {
-			r.onConnectionLost()
+			Int("attempt", attempt).Dur("failing_for", failingFor.Round(time.Millisecond)).
+			Dur("backoff", wait).Msg("database error, retrying")
+		if needsPoolReset(err) && r.resetPool != nil {
+			r.resetPool()
 		}
 		if sleepErr := sleep(ctx, wait); sleepErr != nil {
 			return attempt, fmt.Errorf("%s: %w (last error: %v)", op, sleepErr, err)

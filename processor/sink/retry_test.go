@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync/atomic"
@@ -37,7 +38,7 @@ func TestRetrierRetriesTransientAndConfig(t *testing.T) {
 	calls := 0
 	resets := 0
 	r := fastRetrier()
-	r.onConnectionLost = func() { resets++ }
+	r.resetPool = func() { resets++ }
 	retries, err := r.do(context.Background(), "op", func(context.Context) error {
 		calls++
 		return errs[calls-1]
@@ -77,7 +78,7 @@ func TestRetrierGivesUpAfterMaxWait(t *testing.T) {
 	cause := pgErr("08006", "connection failure")
 	start := time.Now()
 	_, err := r.do(context.Background(), "op", func(context.Context) error { return cause })
-	if !errors.Is(err, cause) || !strings.Contains(err.Error(), "giving up") {
+	if !errors.Is(err, cause) || !errors.Is(err, ErrDeadline) {
 		t.Fatalf("err %v", err)
 	}
 	if el := time.Since(start); el < 40*time.Millisecond || el > 2*time.Second {
@@ -114,5 +115,108 @@ func TestRetrierStopsWhenClosed(t *testing.T) {
 	})
 	if !errors.Is(err, ErrClosed) || calls != 2 {
 		t.Fatalf("calls %d err %v", calls, err)
+	}
+}
+
+// TestRetrierOneDeadlineIncludesAttempts: MaxWait is one deadline for the
+// whole call, attempt timeouts included. An attempt that hangs (its own
+// timeout far beyond the deadline) ends at the deadline, and slow failing
+// attempts plus waits never add up past it.
+func TestRetrierOneDeadlineIncludesAttempts(t *testing.T) {
+	t.Run("hung attempt", func(t *testing.T) {
+		r := fastRetrier()
+		r.policy.MaxWait = 300 * time.Millisecond
+		start := time.Now()
+		_, err := r.do(context.Background(), "op", func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, time.Minute) // like Config.AttemptTimeout
+			defer cancel()
+			<-ctx.Done()
+			return ctx.Err()
+		})
+		el := time.Since(start)
+		if !errors.Is(err, ErrDeadline) || el < 300*time.Millisecond || el > 450*time.Millisecond {
+			t.Fatalf("gave up after %s with %v", el, err)
+		}
+	})
+	t.Run("slow failures", func(t *testing.T) {
+		r := fastRetrier()
+		r.policy = RetryPolicy{InitialBackoff: 80 * time.Millisecond, MaxBackoff: 80 * time.Millisecond, MaxWait: 500 * time.Millisecond}
+		start := time.Now()
+		calls := 0
+		_, err := r.do(context.Background(), "op", func(ctx context.Context) error {
+			calls++
+			select {
+			case <-time.After(150 * time.Millisecond):
+			case <-ctx.Done():
+			}
+			return pgErr("08006", "connection failure")
+		})
+		el := time.Since(start)
+		if !errors.Is(err, ErrDeadline) || el > 550*time.Millisecond || calls < 2 {
+			t.Fatalf("%d calls, gave up after %s with %v", calls, el, err)
+		}
+	})
+	t.Run("context deadline", func(t *testing.T) {
+		r := fastRetrier()
+		r.policy = RetryPolicy{InitialBackoff: time.Second, MaxBackoff: time.Second}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		calls := 0
+		_, err := r.do(ctx, "op", func(context.Context) error {
+			calls++
+			return pgErr("08006", "connection failure")
+		})
+		// The next attempt could only start after the deadline: fail now,
+		// with time left to say so, instead of at the deadline.
+		if el := time.Since(start); !errors.Is(err, ErrDeadline) || calls != 1 || el > 100*time.Millisecond {
+			t.Fatalf("%d calls, gave up after %s with %v", calls, el, err)
+		}
+	})
+}
+
+// retryLevels runs errs through a retrier and returns the level of each
+// retry's log line and how often the pool was reset.
+func retryLevels(t *testing.T, errs []error) (levels []string, resets int) {
+	t.Helper()
+	var buf strings.Builder
+	r := fastRetrier()
+	r.dialect = CrateDB
+	r.log = zerolog.New(&buf)
+	r.resetPool = func() { resets++ }
+	calls := 0
+	if _, err := r.do(context.Background(), "op", func(context.Context) error {
+		calls++
+		if calls > len(errs) {
+			return nil
+		}
+		return errs[calls-1]
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var e struct{ Level string }
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		levels = append(levels, e.Level)
+	}
+	return levels, resets
+}
+
+func TestRetrierLogLevelsAndPoolResets(t *testing.T) {
+	stale := pgErr("42P01", "Relation 'Relation not found for oid=1' unknown")
+	missing := pgErr("42P01", "Relation 'doc.t' unknown")
+	blocked := pgErr("XX000", "blocked by: [RELATION_READ_AND_DDL_ONLY/8/index write (api)];")
+	levels, resets := retryLevels(t, []error{stale, missing, blocked})
+	if want := []string{"warn", "error", "error"}; strings.Join(levels, ",") != strings.Join(want, ",") || resets != 1 {
+		t.Fatalf("levels %v resets %d, want %v and one reset (for the stale statement)", levels, resets, want)
+	}
+
+	defer func(d time.Duration) { escalateAfter = d }(escalateAfter)
+	escalateAfter = 0
+	levels, _ = retryLevels(t, []error{pgErr("XX000", "Job killed. statement_timeout (1ms/parse)")})
+	if len(levels) != 1 || levels[0] != "error" {
+		t.Fatalf("levels %v, want a lasting transient error logged as error", levels)
 	}
 }

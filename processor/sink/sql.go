@@ -15,8 +15,17 @@ type statements struct {
 	tableExists      string
 
 	// insertRow is the single-row insert used for CrateDB bulk batches and
-	// for re-running a failed row on its own.
+	// for re-running a failed row on its own; it fills payload_aux and
+	// payload_text, which the PostgreSQL bulk paths leave NULL.
 	insertRow string
+	// insertRowNoAux is insertRow for a table without those columns.
+	insertRowNoAux string
+	// addAuxColumn and addTextColumn add payload_aux and payload_text to a
+	// target table made by an earlier version.
+	addAuxColumn  string
+	addTextColumn string
+	// selectColumns lists a table's columns and their types.
+	selectColumns string
 	// insertUnnest inserts whole columns as arrays in one statement (PostgreSQL).
 	insertUnnest string
 	// stageBegin and stageCommit wrap a COPY into a temporary table
@@ -52,6 +61,10 @@ const (
 var copyColumns = []string{"shard_id", "seq", "sub_seq", "partition_key", "arrived_at", "payload"}
 
 const targetColumns = `"shard_id", "seq", "sub_seq", "partition_key", "arrived_at", "payload"`
+
+// insertColumns are targetColumns plus what a fitted payload may need.
+const insertColumns = targetColumns + `, "payload_aux", "payload_text"`
+
 const deadLetterColumns = `"shard_id", "seq", "sub_seq", "partition_key", "arrived_at", "raw", "stage", "error", "failed_at", "attempts"`
 const pkColumns = `"shard_id", "seq", "sub_seq"`
 
@@ -75,6 +88,8 @@ func crateStatements(target, deadLetter, progress tableName, objectPolicy string
 			`"partition_key" TEXT, ` +
 			`"arrived_at" TIMESTAMP WITH TIME ZONE, ` +
 			`"payload" OBJECT(` + policy + `), ` +
+			`"payload_aux" OBJECT(IGNORED), ` +
+			`"payload_text" TEXT INDEX OFF STORAGE WITH (columnstore = false), ` +
 			`"written_at" TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP, ` +
 			`PRIMARY KEY (` + pkColumns + `))`,
 		// raw holds base64 of arbitrary size, so it is neither indexed nor
@@ -94,9 +109,15 @@ func crateStatements(target, deadLetter, progress tableName, objectPolicy string
 		createProgress: progressDDL(progress, "TEXT", "BIGINT", "TIMESTAMP WITH TIME ZONE"),
 		tableExists:    tableExistsSQL,
 
-		insertRow: `INSERT INTO ` + target.sql() + ` (` + targetColumns + `) ` +
+		insertRow: `INSERT INTO ` + target.sql() + ` (` + insertColumns + `) ` +
+			`VALUES ($1::TEXT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::TIMESTAMPTZ, $6::OBJECT, $7::OBJECT, $8::TEXT) ` +
+			`ON CONFLICT (` + pkColumns + `) DO NOTHING`,
+		insertRowNoAux: `INSERT INTO ` + target.sql() + ` (` + targetColumns + `) ` +
 			`VALUES ($1::TEXT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::TIMESTAMPTZ, $6::OBJECT) ` +
 			`ON CONFLICT (` + pkColumns + `) DO NOTHING`,
+		addAuxColumn:  `ALTER TABLE ` + target.sql() + ` ADD COLUMN "payload_aux" OBJECT(IGNORED)`,
+		addTextColumn: `ALTER TABLE ` + target.sql() + ` ADD COLUMN "payload_text" TEXT INDEX OFF STORAGE WITH (columnstore = false)`,
+		selectColumns: selectColumnsSQL,
 
 		upsertDeadLetterRow: `INSERT INTO ` + deadLetter.sql() + ` (` + deadLetterColumns + `) ` +
 			`VALUES ($1::TEXT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::TIMESTAMPTZ, $6::TEXT, $7::TEXT, $8::TEXT, CURRENT_TIMESTAMP, 1) ` +
@@ -118,6 +139,8 @@ func postgresStatements(target, deadLetter, progress tableName) statements {
 			`"partition_key" TEXT, ` +
 			`"arrived_at" TIMESTAMPTZ, ` +
 			`"payload" JSONB, ` +
+			`"payload_aux" JSONB, ` +
+			`"payload_text" TEXT, ` +
 			`"written_at" TIMESTAMPTZ DEFAULT now(), ` +
 			`PRIMARY KEY (` + pkColumns + `))`,
 		createDeadLetter: `CREATE TABLE IF NOT EXISTS ` + deadLetter.sql() + ` (` +
@@ -135,9 +158,15 @@ func postgresStatements(target, deadLetter, progress tableName) statements {
 		createProgress: progressDDL(progress, "TEXT", "BIGINT", "TIMESTAMPTZ"),
 		tableExists:    tableExistsSQL,
 
-		insertRow: `INSERT INTO ` + target.sql() + ` (` + targetColumns + `) ` +
+		insertRow: `INSERT INTO ` + target.sql() + ` (` + insertColumns + `) ` +
+			`VALUES ($1::TEXT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::TIMESTAMPTZ, $6::JSONB, $7::JSONB, $8::TEXT) ` +
+			`ON CONFLICT (` + pkColumns + `) DO NOTHING`,
+		insertRowNoAux: `INSERT INTO ` + target.sql() + ` (` + targetColumns + `) ` +
 			`VALUES ($1::TEXT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::TIMESTAMPTZ, $6::JSONB) ` +
 			`ON CONFLICT (` + pkColumns + `) DO NOTHING`,
+		addAuxColumn:  `ALTER TABLE ` + target.sql() + ` ADD COLUMN IF NOT EXISTS "payload_aux" JSONB`,
+		addTextColumn: `ALTER TABLE ` + target.sql() + ` ADD COLUMN IF NOT EXISTS "payload_text" TEXT`,
+		selectColumns: selectColumnsSQL,
 		// The payload travels as text and is cast per row, so a value that
 		// jsonb rejects fails the statement with a data error we can bisect.
 		insertUnnest: `INSERT INTO ` + target.sql() + ` (` + targetColumns + `) ` +
@@ -181,6 +210,11 @@ func deadLetterConflict(existing string) string {
 		`"stage" = excluded."stage", "error" = excluded."error", "failed_at" = excluded."failed_at", ` +
 		`"attempts" = ` + existing + `"attempts" + 1`
 }
+
+// selectColumnsSQL lists the columns of table $2 in schema $1; CrateDB
+// names an object's sub-columns payload['a']['b'].
+const selectColumnsSQL = `SELECT column_name, data_type FROM information_schema.columns ` +
+	`WHERE table_schema = $1::TEXT AND table_name = $2::TEXT`
 
 // tableExistsSQL works on both: CrateDB implements information_schema.tables.
 const tableExistsSQL = `SELECT count(*) FROM information_schema.tables WHERE table_schema = $1::TEXT AND table_name = $2::TEXT`

@@ -67,8 +67,8 @@ func checkGolden(t *testing.T, name, got string) {
 }
 
 func TestCrateInsertRow(t *testing.T) {
-	want := `INSERT INTO "doc"."kinesis_events" ("shard_id", "seq", "sub_seq", "partition_key", "arrived_at", "payload") ` +
-		`VALUES ($1::TEXT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::TIMESTAMPTZ, $6::OBJECT) ` +
+	want := `INSERT INTO "doc"."kinesis_events" ("shard_id", "seq", "sub_seq", "partition_key", "arrived_at", "payload", "payload_aux", "payload_text") ` +
+		`VALUES ($1::TEXT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::TIMESTAMPTZ, $6::OBJECT, $7::OBJECT, $8::TEXT) ` +
 		`ON CONFLICT ("shard_id", "seq", "sub_seq") DO NOTHING`
 	if got := testStatements(CrateDB, "").insertRow; got != want {
 		t.Errorf("insertRow\n got %s\nwant %s", got, want)
@@ -111,11 +111,12 @@ func placeholders(sql string) int {
 
 // The argument lists built in Go must match the placeholders in the SQL.
 func TestPlaceholderCounts(t *testing.T) {
-	args := len(rowArgs(&Row{}))
+	args := len(rowArgs(&Row{}, fitted{}))
 	for _, d := range []Dialect{PostgreSQL, CrateDB} {
 		s := testStatements(d, "")
 		checks := map[string][2]int{
 			"insertRow":         {placeholders(s.insertRow), args},
+			"insertRowNoAux":    {placeholders(s.insertRowNoAux), args - 2},
 			"upsertProgress":    {placeholders(s.upsertProgress), 9},
 			"selectDeadLetters": {placeholders(s.selectDeadLetters), 5},
 			"tableExists":       {placeholders(s.tableExists), 2},

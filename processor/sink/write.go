@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,9 +45,11 @@ func (m writeMethod) String() string {
 // Write stores rows idempotently. Rows the database refuses for their data
 // go to the dead-letter table and are listed in Result.DeadLettered; the
 // other rows are written. Transient errors are retried according to
-// Config.Retry. When Write returns nil every row is durably in the target or
-// the dead-letter table.
+// Config.Retry, all under one deadline (RetryPolicy.MaxWait). When Write
+// returns nil every row is durably in the target or the dead-letter table.
 func (w *Writer) Write(ctx context.Context, rows []Row) (Result, error) {
+	ctx, cancel := w.retry.policy.withMaxWait(ctx)
+	defer cancel()
 	var res Result
 	for start := 0; start < len(rows); start += w.chunkSize {
 		chunk := rows[start:min(start+w.chunkSize, len(rows))]
@@ -103,8 +107,12 @@ func writeBisecting[T any](ctx context.Context, w *Writer, op string, items []T,
 	return nil
 }
 
-// tryPart makes one attempt at rows. A data error on a single row
-// dead-letters it; on several rows it asks the caller to split them.
+// tryPart makes one attempt at rows. A part the database refuses as a
+// whole is split in two, whatever the error, unless it is an outage
+// (retried as is): CrateDB checks values at Bind time, where one bad row
+// fails every row of the batch, and may break pgx's pipeline doing so. A
+// single row the database refuses is fitted harder until it is stored or,
+// at the last level, dead-lettered.
 func (w *Writer) tryPart(ctx context.Context, rows []Row) (dead []DeadLetter, split bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
 	defer cancel()
@@ -118,27 +126,77 @@ func (w *Writer) tryPart(ctx context.Context, rows []Row) (dead []DeadLetter, sp
 		failed, err = w.insertBatch(ctx, rows)
 	}
 	if err != nil {
-		if classify(w.dialect, err) != classRow {
+		class := classify(w.dialect, err)
+		switch {
+		case class == classTransient:
 			return nil, false, err
-		}
-		if len(rows) > 1 {
+		case len(rows) > 1:
 			return nil, true, nil
-		}
-		return []DeadLetter{w.deadLetterFor(rows[0], err)}, false, nil
-	}
-	// CrateDB bulk failures carry no error text: run each failed row alone
-	// to learn why, and to write it if the failure was passing.
-	for _, i := range failed {
-		err := w.insertOne(ctx, rows[i])
-		if err == nil {
-			continue
-		}
-		if classify(w.dialect, err) != classRow {
+		case class != classRow:
 			return nil, false, err
 		}
-		dead = append(dead, w.deadLetterFor(rows[i], err))
+		failed = []int{0}
+	}
+	// CrateDB bulk failures carry no error text: run each failed row alone,
+	// fitted harder each time it is refused.
+	for _, i := range failed {
+		dl, err := w.insertRefused(ctx, &rows[i], err)
+		if err != nil {
+			return nil, false, err
+		}
+		if dl != nil {
+			dead = append(dead, *dl)
+		}
 	}
 	return dead, false, nil
+}
+
+// insertRefused writes a row the database refused in its first attempt
+// (with refusal, or nil for a bulk failure, which has no text), climbing
+// the fit levels. It returns the row's dead letter when the last level is
+// refused too, and an error for anything but a refusal.
+func (w *Writer) insertRefused(ctx context.Context, r *Row, refusal error) (*DeadLetter, error) {
+	first := "bulk: failed without error text"
+	if refusal != nil {
+		first = errorText(refusal)
+	}
+	refusals := []string{w.firstFit().String() + ": " + first}
+	for level := w.firstFit() + 1; level < fitLevels; level++ {
+		if w.dialect == PostgreSQL && (level == fitReloaded || level == fitKnownOnly) {
+			continue // jsonb makes no sub-columns
+		}
+		if level == fitReloaded || level == fitKnownOnly {
+			// Read the truth: the refused attempt recorded sub-columns
+			// the database did not make.
+			if err := w.reloadColumns(ctx); err != nil {
+				return nil, err
+			}
+		}
+		f, err := w.fit(r, level)
+		if err != nil {
+			refusals = append(refusals, err.Error())
+			break // not a JSON object: no level helps
+		}
+		if err = w.insertOne(ctx, r, f); errors.Is(err, errNoAuxColumns) {
+			refusals = append(refusals, level.String()+": "+err.Error())
+			continue
+		}
+		if err == nil {
+			w.log.Info().Str("shard_id", r.ShardID).Str("seq", r.SequenceNumber).Int64("sub_seq", r.SubSequenceNumber).
+				Str("fit", level.String()).Strs("refused", refusals).Msg("row stored after fitting it harder to the table")
+			return nil, nil
+		}
+		if classify(w.dialect, err) != classRow {
+			return nil, err
+		}
+		if strings.Contains(err.Error(), "Limit of total columns") && w.columnsFull.CompareAndSwap(false, true) {
+			w.log.Warn().Str("table", w.target.String()).Err(err).
+				Msg("the table is at its column limit: new keys go to payload_aux until the child restarts (raise mapping.total_fields.limit to index them)")
+		}
+		refusals = append(refusals, level.String()+": "+errorText(err))
+	}
+	dl := w.deadLetterFor(*r, errors.New(strings.Join(refusals, "; ")))
+	return &dl, nil
 }
 
 func (w *Writer) deadLetterFor(r Row, err error) DeadLetter {
@@ -158,9 +216,22 @@ func (w *Writer) deadLetterFor(r Row, err error) DeadLetter {
 }
 
 // rowArgs are the parameters of statements.insertRow.
-func rowArgs(r *Row) []any {
+func rowArgs(r *Row, f fitted) []any {
+	main, aux, full := fitArgs(f)
 	return []any{r.ShardID, r.SequenceNumber, r.SubSequenceNumber, r.PartitionKey,
-		nullTime(r.ArrivedAt), string(r.Payload)}
+		nullTime(r.ArrivedAt), main, aux, full}
+}
+
+// insert is the single-row statement and its parameters for r, fitted as f.
+func (w *Writer) insert(r *Row, f fitted) (string, []any, error) {
+	args := rowArgs(r, f)
+	if !w.noAux {
+		return w.sql.insertRow, args, nil
+	}
+	if f.aux != nil || f.full != nil {
+		return "", nil, errNoAuxColumns
+	}
+	return w.sql.insertRowNoAux, args[:6], nil
 }
 
 // payloadBytes never returns nil: a nil slice would be stored as SQL NULL,
@@ -181,17 +252,33 @@ func nullTime(t time.Time) any {
 	return t
 }
 
-// insertBatch queues one insert per row and returns the indexes of rows
-// whose tag reports a bulk failure (CrateDB). Any error response fails the
-// whole batch: CrateDB discards the batch's deferred rows on a bind error and
-// PostgreSQL rolls the implicit transaction back.
+// insertBatch queues one insert per row, each payload fitted to the table,
+// and returns the indexes of rows whose tag reports a bulk failure
+// (CrateDB), or that could not be fitted. Any error response fails the
+// whole batch: CrateDB discards the batch's deferred rows on a bind error
+// and PostgreSQL rolls the implicit transaction back.
 func (w *Writer) insertBatch(ctx context.Context, rows []Row) (failed []int, err error) {
 	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(rows))}
+	queued := make([]int, 0, len(rows)) // row index of each queued query
 	for i := range rows {
-		b.Queue(w.sql.insertRow, rowArgs(&rows[i])...)
+		f, err := w.fit(&rows[i], w.firstFit())
+		var sql string
+		var args []any
+		if err == nil {
+			sql, args, err = w.insert(&rows[i], f)
+		}
+		if err != nil {
+			failed = append(failed, i)
+			continue
+		}
+		b.Queue(sql, args...)
+		queued = append(queued, i)
+	}
+	if len(queued) == 0 {
+		return failed, nil
 	}
 	br := w.pool.SendBatch(ctx, b)
-	for i := range rows {
+	for _, i := range queued {
 		tag, err := br.Exec()
 		if err != nil {
 			_ = br.Close() // reports the same failure again
@@ -204,12 +291,17 @@ func (w *Writer) insertBatch(ctx context.Context, rows []Row) (failed []int, err
 	if err := br.Close(); err != nil {
 		return nil, err
 	}
+	slices.Sort(failed)
 	return failed, nil
 }
 
 // insertOne runs statements.insertRow for a single row.
-func (w *Writer) insertOne(ctx context.Context, r Row) error {
-	tag, err := w.pool.Exec(ctx, w.sql.insertRow, rowArgs(&r)...)
+func (w *Writer) insertOne(ctx context.Context, r *Row, f fitted) error {
+	sql, args, err := w.insert(r, f)
+	if err != nil {
+		return err
+	}
+	tag, err := w.pool.Exec(ctx, sql, args...)
 	if err != nil {
 		return err
 	}

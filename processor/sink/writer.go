@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/shape"
 	"github.com/rs/zerolog"
 )
 
@@ -93,8 +95,13 @@ type Writer struct {
 	retry             retrier
 	log               zerolog.Logger
 	method            writeMethod
-	cdc               *cdcState    // nil unless opened with Config.CDCTables
-	skipDirectCopy    atomic.Int32 // chunks left that bypass the direct COPY (see insertCopy)
+	cdc               *cdcState   // nil unless opened with Config.CDCTables
+	rules             shape.Rules // of the payload column
+	colsMu            sync.Mutex
+	payloadCols       *shape.Columns // the payload's sub-columns (CrateDB)
+	noAux             bool           // a user's table without payload_aux and payload_text
+	columnsFull       atomic.Bool    // CrateDB refused a new sub-column: the table is at its limit
+	skipDirectCopy    atomic.Int32   // chunks left that bypass the direct COPY (see insertCopy)
 	genericCopyLogged atomic.Bool
 	closed            atomic.Bool
 }
@@ -134,7 +141,7 @@ func Open(ctx context.Context, databaseURL string, cfg Config) (*Writer, error) 
 	if w.attemptTimeout <= 0 {
 		w.attemptTimeout = defaultAttemptTimeout
 	}
-	w.retry = retrier{policy: cfg.Retry.withDefaults(), log: cfg.Logger, onConnectionLost: pool.Reset, closed: &w.closed}
+	w.retry = retrier{policy: cfg.Retry.withDefaults(), log: cfg.Logger, resetPool: pool.Reset, closed: &w.closed}
 	if err := w.setup(ctx, cfg, policy); err != nil {
 		pool.Close()
 		return nil, err
@@ -191,6 +198,18 @@ func (w *Writer) setup(ctx context.Context, cfg Config, policy string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("sink: %w", err)
+	}
+	w.rules = payloadRules(w.dialect, policy)
+	w.payloadCols = &shape.Columns{}
+	if w.cdc == nil {
+		if _, err := startup.do(ctx, "check payload_aux and payload_text", func(ctx context.Context) error {
+			return w.ensureAuxColumns(ctx, cfg.CreateTables)
+		}); err != nil {
+			return fmt.Errorf("sink: %w", err)
+		}
+		if _, err := startup.do(ctx, "read payload columns", w.reloadColumns); err != nil {
+			return fmt.Errorf("sink: %w", err)
+		}
 	}
 	return nil
 }
@@ -276,9 +295,15 @@ func (w *Writer) checkTables(ctx context.Context) error {
 }
 
 // missingTableError is a configuration error: it is never retried at Open.
-type missingTableError struct{ table tableName }
+type missingTableError struct {
+	table  tableName
+	detail string // what is missing, if not the table
+}
 
 func (e *missingTableError) Error() string {
+	if e.detail != "" {
+		return fmt.Sprintf("table %s %s", e.table, e.detail)
+	}
 	return fmt.Sprintf("table %s does not exist (create it or set CreateTables)", e.table)
 }
 
@@ -302,8 +327,24 @@ func shouldPing(_ context.Context, p pgxpool.ShouldPingParams) bool {
 // Dialect reports the database flavour detected at Open.
 func (w *Writer) Dialect() Dialect { return w.dialect }
 
-// Close closes all connections. Calls still retrying return ErrClosed.
+// Close closes all connections. Calls still retrying return ErrClosed. It
+// waits at most closeTimeout: a connection to a server that hangs can take
+// pgx 15 s to close (it sends a cancel request and a goodbye first), and a
+// child that has been told to go must exit promptly (the daemon waits for
+// it). The rest is closed in the background, or by the process's exit.
 func (w *Writer) Close() {
 	w.closed.Store(true)
-	w.pool.Close()
+	done := make(chan struct{})
+	go func() {
+		w.pool.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(closeTimeout):
+		w.log.Warn().Dur("waited", closeTimeout).Msg("database connections still closing; not waiting for them")
+	}
 }
+
+// closeTimeout bounds Close.
+const closeTimeout = 2 * time.Second

@@ -106,13 +106,17 @@ func TestProcSampling(t *testing.T) {
 	}
 }
 
-// sinkTable creates a table of the sink's PostgreSQL layout (the columns the
-// children write) and drops it after the test.
-func sinkTable(t *testing.T, conn *pgx.Conn, name string) pgx.Identifier {
+// sinkTable creates a table of the sink's layout (the columns the children
+// write) and drops it after the test.
+func sinkTable(t *testing.T, db pgtest.DB, conn *pgx.Conn, name string) pgx.Identifier {
 	t.Helper()
 	ctx := context.Background()
+	payload := "JSONB"
+	if db.Crate() {
+		payload = "OBJECT(DYNAMIC)"
+	}
 	_, err := conn.Exec(ctx, `CREATE TABLE `+name+` (shard_id TEXT NOT NULL, seq TEXT NOT NULL, sub_seq BIGINT NOT NULL,
-		partition_key TEXT, arrived_at TIMESTAMPTZ, payload JSONB, written_at TIMESTAMPTZ DEFAULT now(),
+		partition_key TEXT, arrived_at TIMESTAMPTZ, payload `+payload+`, written_at TIMESTAMPTZ DEFAULT CURRENT_TIMESTAMP,
 		PRIMARY KEY (shard_id, seq, sub_seq))`)
 	if err != nil {
 		t.Fatal(err)
@@ -121,8 +125,11 @@ func sinkTable(t *testing.T, conn *pgx.Conn, name string) pgx.Identifier {
 	return pgx.Identifier{name}
 }
 
+// PostgreSQL only: pgx-bulk measures pgx CopyFrom, and CrateDB has no COPY
+// sub-protocol.
 func TestPgxBulkCopiesEveryRecord(t *testing.T) {
-	url := pgtest.DatabaseURL(t)
+	db := pgtest.Get(t, pgtest.PostgreSQL)
+	url := db.URL
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -130,7 +137,7 @@ func TestPgxBulkCopiesEveryRecord(t *testing.T) {
 	}
 	defer conn.Close(ctx)
 	table := fmt.Sprintf("kcl_bench_pgx_%d", time.Now().UnixNano())
-	sinkTable(t, conn, table)
+	sinkTable(t, db, conn, table)
 	res, err := pgxBulk(ctx, pgxBulkConfig{name: "t", url: url, table: "public." + table, records: 2500, size: 400, seed: 3, chunk: 1000, lineBatch: 1000})
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +162,11 @@ func TestPgxBulkCopiesEveryRecord(t *testing.T) {
 }
 
 func TestTrackerSeesRowsAsTheyCommit(t *testing.T) {
-	url := pgtest.DatabaseURL(t)
+	pgtest.Each(t, testTrackerSeesRowsAsTheyCommit)
+}
+
+func testTrackerSeesRowsAsTheyCommit(t *testing.T, db pgtest.DB) {
+	url := db.URL
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, url)
@@ -163,7 +174,11 @@ func TestTrackerSeesRowsAsTheyCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	table := sinkTable(t, conn, fmt.Sprintf("kcl_bench_track_%d", time.Now().UnixNano()))
+	table := sinkTable(t, db, conn, fmt.Sprintf("kcl_bench_track_%d", time.Now().UnixNano()))
+	emptyObject := `'{}'`
+	if db.Crate() {
+		emptyObject = `{}`
+	}
 	tr := newTracker()
 	now := time.Now()
 	for i := range 6 {
@@ -173,7 +188,7 @@ func TestTrackerSeesRowsAsTheyCommit(t *testing.T) {
 	insert := func(shard string, seqs ...string) {
 		t.Helper()
 		for _, s := range seqs {
-			if _, err := conn.Exec(ctx, "INSERT INTO "+table.Sanitize()+" (shard_id, seq, sub_seq, payload) VALUES ($1, $2, 0, '{}')", shard, s); err != nil {
+			if _, err := conn.Exec(ctx, "INSERT INTO "+table.Sanitize()+" (shard_id, seq, sub_seq, payload) VALUES ($1, $2, 0, "+emptyObject+")", shard, s); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -80,6 +80,11 @@ func run(args []string) int {
 	logFile := &logfile.File{Path: settings.LogFile, MaxBytes: int64(settings.LogMaxSizeMB) << 20, Backups: settings.LogMaxBackups}
 	defer logFile.Close()
 	log := newLogger(logFile, os.Stderr, settings.LogLevel)
+	for _, w := range settings.Warnings {
+		// stderr: the daemon copies it into its log, and check shows it.
+		fmt.Fprintf(os.Stderr, "kinesis-cratedb: warning: %s\n", w)
+		log.Warn().Msg(w)
+	}
 
 	ctx := context.Background()
 	switch cmd {
@@ -119,6 +124,9 @@ func serve(ctx context.Context, s config.Settings, dec decode.Decoder, log zerol
 		CheckpointInterval: s.CheckpointInterval,
 		ProgressInterval:   s.ProgressInterval,
 		Pipeline:           s.Pipeline,
+		// One deadline per batch and action, so that the daemon's
+		// timeoutInSeconds never runs out first (config derives it).
+		BatchTimeout: s.RetryMaxWait,
 		CheckpointRetry: kcl.Retry{OnRetry: func(attempt int, err error) {
 			log.Warn().Err(err).Int("attempt", attempt).Msg("checkpoint retry")
 		}},

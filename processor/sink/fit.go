@@ -1,0 +1,208 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/shape"
+)
+
+// Fitting payloads to the table (see package shape). A payload is stored in
+// three columns: payload (what the column indexes exactly), payload_aux
+// (values moved out of payload, at their paths) and payload_text (the whole
+// record as JSON text whenever payload_aux is set). A record reads back
+// whole as coalesce(payload_text, payload::TEXT).
+
+// fitted is a payload ready for the three columns.
+type fitted struct {
+	main, aux, full []byte
+}
+
+// fitLevel says how hard a row is fitted; each refusal of the row by the
+// database raises it by one.
+type fitLevel int
+
+const (
+	// fitAsIs sends the payload untouched (PostgreSQL's bulk paths: jsonb
+	// takes nearly everything, and a refusal comes back as an error).
+	fitAsIs fitLevel = iota
+	// fitKnown fits the payload to the sub-columns the writer knows.
+	fitKnown
+	// fitReloaded reads the table's sub-columns again first: another
+	// process may have made one with another type.
+	fitReloaded
+	// fitKnownOnly makes no new sub-column (a column limit, say).
+	fitKnownOnly
+	// fitAuxOnly keeps everything in payload_aux and payload_text.
+	fitAuxOnly
+	// fitTextOnly keeps the record in payload_text alone.
+	fitTextOnly
+	fitLevels
+)
+
+func (l fitLevel) String() string {
+	return [...]string{"as-is", "known", "reloaded", "known-only", "aux-only", "text-only"}[l]
+}
+
+// payloadRules are the limits of the target's payload column.
+func payloadRules(d Dialect, objectPolicy string) shape.Rules {
+	switch {
+	case d == PostgreSQL:
+		return shape.PostgreSQL
+	case strings.EqualFold(objectPolicy, "ignored"):
+		return shape.CrateDBIgnored
+	default:
+		return shape.CrateDB
+	}
+}
+
+// fit prepares r's payload at level. It is safe for concurrent use.
+func (w *Writer) fit(r *Row, level fitLevel) (fitted, error) {
+	payload := payloadBytes(r)
+	switch level {
+	case fitAsIs:
+		return fitted{main: payload}, nil
+	case fitTextOnly:
+		res, err := w.rules.Split(payload, nil, shape.AuxOnly)
+		if err != nil {
+			return fitted{}, err
+		}
+		return fitted{main: res.Main, full: res.Full}, nil
+	}
+	mode := shape.Fit
+	if w.columnsFull.Load() {
+		mode = shape.KnownOnly
+	}
+	switch level {
+	case fitKnownOnly:
+		mode = shape.KnownOnly
+	case fitAuxOnly:
+		mode = shape.AuxOnly
+	}
+	w.colsMu.Lock()
+	res, err := w.rules.Split(payload, w.payloadCols, mode)
+	w.colsMu.Unlock()
+	if err != nil {
+		return fitted{}, err
+	}
+	return fitted{main: res.Main, aux: res.Aux, full: res.Full}, nil
+}
+
+// firstFit is the level of a row's first attempt: CrateDB checks values
+// at Bind time, where one bad row fails the whole batch, so nothing goes
+// unfitted there.
+func (w *Writer) firstFit() fitLevel {
+	if w.dialect == CrateDB {
+		return fitKnown
+	}
+	return fitAsIs
+}
+
+// reloadColumns reads the payload's sub-columns from the database.
+func (w *Writer) reloadColumns(ctx context.Context) error {
+	if w.dialect != CrateDB {
+		return nil
+	}
+	cols, err := w.loadObjectColumns(ctx, w.target, "payload")
+	if err != nil {
+		return err
+	}
+	w.colsMu.Lock()
+	w.payloadCols = cols
+	w.colsMu.Unlock()
+	return nil
+}
+
+// loadObjectColumns reads the sub-columns of an object column of table.
+func (w *Writer) loadObjectColumns(ctx context.Context, table tableName, column string) (*shape.Columns, error) {
+	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
+	defer cancel()
+	rows, err := w.pool.Query(ctx, w.sql.selectColumns, table.schema, table.name)
+	if err != nil {
+		return nil, fmt.Errorf("read the columns of %s: %w", table, err)
+	}
+	defer rows.Close()
+	cols := &shape.Columns{}
+	prefix := column + "["
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return nil, err
+		}
+		if strings.HasPrefix(name, prefix) && !cols.AddColumn(name, typ) {
+			w.log.Warn().Str("column", name).Msg("cannot read sub-column name; ignoring it")
+		}
+	}
+	return cols, rows.Err()
+}
+
+// ensureAuxColumns adds payload_aux and payload_text to a target table
+// made before they existed, or, when the writer may not change tables,
+// says how to.
+func (w *Writer) ensureAuxColumns(ctx context.Context, add bool) error {
+	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
+	defer cancel()
+	rows, err := w.pool.Query(ctx, w.sql.selectColumns, w.target.schema, w.target.name)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			rows.Close()
+			return err
+		}
+		have[name] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for col, ddl := range map[string]string{"payload_aux": w.sql.addAuxColumn, "payload_text": w.sql.addTextColumn} {
+		if have[col] {
+			continue
+		}
+		if !add {
+			// A table the user made: store what fits in payload alone, and
+			// dead-letter records that need the other columns.
+			w.noAux = true
+			w.log.Warn().Str("table", w.target.String()).Str("missing", col).Str("add_with", ddl).
+				Msg("the target has no column for values its payload column cannot take; records with such values will be dead-lettered")
+			continue
+		}
+		if _, err := w.pool.Exec(ctx, ddl); err != nil && !columnExists(err) {
+			return fmt.Errorf("add column %s to %s: %w", col, w.target, err)
+		}
+		w.log.Info().Str("table", w.target.String()).Str("column", col).Msg("added column")
+	}
+	return nil
+}
+
+// columnExists reports the error of adding a column another process added
+// first.
+func columnExists(err error) bool {
+	var pgErr interface{ SQLState() string }
+	if errors.As(err, &pgErr) && pgErr.SQLState() == "42701" {
+		return true
+	}
+	return strings.Contains(err.Error(), "already exists") || strings.Contains(err.Error(), "already has a column")
+}
+
+// errNoAuxColumns refuses a fitted payload that needs payload_aux or
+// payload_text in a table without them.
+var errNoAuxColumns = errors.New("the record has values the payload column cannot take, and the table has no payload_aux and payload_text columns to keep them")
+
+// fitArgs are a fitted payload as statement parameters.
+func fitArgs(f fitted) (main string, aux, full any) {
+	main = string(f.main)
+	if f.aux != nil {
+		aux = string(f.aux)
+	}
+	if f.full != nil {
+		full = string(f.full)
+	}
+	return main, aux, full
+}

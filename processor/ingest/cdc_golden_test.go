@@ -102,10 +102,16 @@ type goldenRun struct {
 
 func newGoldenRun(t *testing.T, db pgtest.DB, base string, dec cdc.Decoder) *goldenRun {
 	t.Helper()
+	return newGoldenRunChunk(t, db, base, dec, 4)
+}
+
+// newGoldenRunChunk is newGoldenRun with chunks of up to chunk changes.
+func newGoldenRunChunk(t *testing.T, db pgtest.DB, base string, dec cdc.Decoder, chunk int) *goldenRun {
+	t.Helper()
 	url := db.URL
 	ctx := context.Background()
 	w, err := sink.Open(ctx, url, sink.Config{
-		Table: "public." + base, CreateTables: true, CDCTables: dec.Tables(), ChunkSize: 4,
+		Table: "public." + base, CreateTables: true, CDCTables: dec.Tables(), ChunkSize: chunk,
 		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 		Retry:  sink.RetryPolicy{InitialBackoff: 10 * time.Millisecond, MaxWait: 20 * time.Second},
 	})

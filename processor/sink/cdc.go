@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -139,29 +140,165 @@ func (w *Writer) applyChunk(ctx context.Context, t *cdcTarget, changes []cdc.Cha
 func (w *Writer) tryChanges(ctx context.Context, t *cdcTarget, changes []cdc.Change) (dead []DeadLetter, split bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
 	defer cancel()
+	original := changes
+	shaping := w.dialect == CrateDB && t.spec.Layout == cdc.Document
+	if shaping {
+		if changes, err = w.shapeChanges(ctx, t, changes); err != nil {
+			return nil, false, err
+		}
+	}
 	var failed []int
 	if w.dialect == PostgreSQL && w.method != methodBatch {
 		err = w.upsertUnnest(ctx, t, changes)
 	} else {
 		failed, err = w.upsertBatch(ctx, t, changes)
 	}
-	if err != nil {
-		if classify(w.dialect, err) != classRow {
+	if err != nil { // see tryPart
+		class := classify(w.dialect, err)
+		switch {
+		case class == classTransient:
 			return nil, false, err
-		}
-		if len(changes) > 1 {
+		case len(changes) > 1:
 			return nil, true, nil
+		case class != classRow:
+			return nil, false, err
+		case shaping:
+			return w.retryShaped(ctx, t, original, []int{0})
 		}
 		return []DeadLetter{w.changeDeadLetter(changes[0], err)}, false, nil
 	}
-	if len(failed) > 0 { // see tryPart
-		if len(changes) == 1 {
-			src := changes[0].Source
-			return nil, false, fmt.Errorf("change %s/%s/%d failed alone without error text", src.ShardID, src.SequenceNumber, src.SubSequenceNumber)
+	if len(failed) > 0 {
+		switch {
+		case len(changes) > 1:
+			return nil, false, runAlone(failed)
+		case shaping:
+			return w.retryShaped(ctx, t, original, failed)
 		}
-		return nil, false, runAlone(failed)
+		src := changes[0].Source
+		return nil, false, fmt.Errorf("change %s/%s/%d failed alone without error text", src.ShardID, src.SequenceNumber, src.SubSequenceNumber)
 	}
 	return nil, false, nil
+}
+
+// shapeChanges moves the data attributes whose type conflicts with the
+// data column's sub-columns to aux (cdc_shape.go), in copies of changes,
+// and creates the sub-columns the kept attributes need. If a column cannot
+// be created (another writer made it first with another type, or the
+// table's column limit), it shapes again against the columns as they are
+// then, and at last without creating any.
+func (w *Writer) shapeChanges(ctx context.Context, t *cdcTarget, changes []cdc.Change) ([]cdc.Change, error) {
+	for attempt := 0; ; attempt++ {
+		loaded, err := w.loadDataTypes(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		types := loaded.clone()
+		allowNew := attempt < 3
+		out := slices.Clone(changes)
+		moved, rows := 0, 0
+		for i := range out {
+			c := &out[i]
+			if c.Op == cdc.Delete {
+				continue
+			}
+			r, err := shapeData(c.Data, c.Aux, types, allowNew)
+			if err != nil {
+				// Decoders always produce objects; leave such a change to
+				// the database, which refuses it with a reason.
+				w.log.Warn().Err(err).Str("sequence", c.Source.SequenceNumber).Msg("cannot check data against the column types")
+				continue
+			}
+			c.Data, c.Aux = r.data, r.aux
+			if len(r.moved) > 0 {
+				moved += len(r.moved)
+				rows++
+			}
+		}
+		if moved > 0 {
+			w.log.Debug().Str("table", t.name.String()).Int("attributes", moved).Int("rows", rows).
+				Msg("attributes whose type conflicts with the data column go to aux")
+		}
+		ddl := addColumnsDDL(t.name, loaded, types)
+		err = w.addColumns(ctx, ddl)
+		if err == nil {
+			return out, nil
+		}
+		if classify(w.dialect, err) == classTransient {
+			return nil, err
+		}
+		w.log.Warn().Err(err).Str("table", t.name.String()).Int("attempt", attempt+1).
+			Msg("cannot add a data sub-column; shaping the chunk again")
+	}
+}
+
+// addColumns runs the ALTER TABLE statements of addColumnsDDL.
+func (w *Writer) addColumns(ctx context.Context, ddl []string) error {
+	for _, s := range ddl {
+		if _, err := w.pool.Exec(ctx, s); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	if len(ddl) > 0 {
+		w.log.Debug().Int("columns", len(ddl)).Msg("data sub-columns added")
+	}
+	return nil
+}
+
+// retryShaped runs the failed changes again one by one: reshaped against
+// the column types as they are now, and, if CrateDB still refuses one,
+// with every data attribute in aux. Only a change refused even then is
+// dead-lettered.
+func (w *Writer) retryShaped(ctx context.Context, t *cdcTarget, original []cdc.Change, failed []int) (dead []DeadLetter, split bool, err error) {
+	retry := make([]cdc.Change, len(failed))
+	for j, i := range failed {
+		retry[j] = original[i]
+	}
+	if retry, err = w.shapeChanges(ctx, t, retry); err != nil {
+		return nil, false, err
+	}
+	for j, c := range retry {
+		err := w.upsertOne(ctx, t, c)
+		if err == nil {
+			continue
+		}
+		if classify(w.dialect, err) != classRow {
+			return nil, false, err
+		}
+		if c.Op != cdc.Delete {
+			refused := err
+			if c.Data, c.Aux, err = allToAux(original[failed[j]].Data, original[failed[j]].Aux); err == nil {
+				err = w.upsertOne(ctx, t, c)
+				if err == nil {
+					w.log.Warn().Str("table", t.name.String()).Str("sequence", c.Source.SequenceNumber).Err(refused).
+						Msg("change refused with its data; written with every attribute in aux")
+					continue
+				}
+				if classify(w.dialect, err) != classRow {
+					return nil, false, err
+				}
+			}
+		}
+		dead = append(dead, w.changeDeadLetter(c, err))
+	}
+	return dead, false, nil
+}
+
+// loadDataTypes reads the types of the data column's sub-columns.
+func (w *Writer) loadDataTypes(ctx context.Context, t *cdcTarget) (*colType, error) {
+	rows, err := w.pool.Query(ctx, `SELECT column_name, data_type FROM information_schema.columns `+
+		`WHERE table_schema = $1 AND table_name = $2 AND column_name LIKE 'data[%'`, t.name.schema, t.name.name)
+	if err != nil {
+		return nil, fmt.Errorf("read the column types of %s: %w", t.name, err)
+	}
+	var names, types []string
+	var name, typ string
+	if _, err := pgx.ForEachRow(rows, []any{&name, &typ}, func() error {
+		names, types = append(names, name), append(types, typ)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read the column types of %s: %w", t.name, err)
+	}
+	return buildDataTypes(names, types), nil
 }
 
 func (w *Writer) changeDeadLetter(c cdc.Change, err error) DeadLetter {
@@ -230,6 +367,19 @@ func (w *Writer) upsertBatch(ctx context.Context, t *cdcTarget, changes []cdc.Ch
 		}
 	}
 	return failed, br.Close()
+}
+
+// upsertOne runs the single-row guarded upsert for c.
+func (w *Writer) upsertOne(ctx context.Context, t *cdcTarget, c cdc.Change) error {
+	tag, err := w.pool.Exec(ctx, t.sql.upsertRow, changeArgs(t, &c)...)
+	if err != nil {
+		return err
+	}
+	if rowFailed(tag.String()) {
+		return fmt.Errorf("change %s/%s/%d failed without error text (tag %q)",
+			c.Source.ShardID, c.Source.SequenceNumber, c.Source.SubSequenceNumber, tag.String())
+	}
+	return nil
 }
 
 // upsertUnnest sends the chunk as column arrays in one statement

@@ -230,7 +230,9 @@ func testBatchNotAcknowledgedWhileDatabaseIsDown(t *testing.T, db pgtest.DB) {
 	pg := pgtest.StartServer(t, db.Name)
 	table := uniqueTable(t)
 	child := startChild(t, map[string]string{"sink.databaseUrl": pg.URL(), "sink.table": table, "sink.checkpointIntervalMillis": "0",
-		"sink.retryMaxWaitMillis": "2000", "sink.retryMaxBackoffMillis": "500"}, nil)
+		// The deadline bounds Open's CREATE TABLEs too, which take a busy
+		// CrateDB a few seconds.
+		"sink.retryMaxWaitMillis": "8000", "sink.retryMaxBackoffMillis": "500"}, nil)
 	ctx := context.Background()
 	if err := child.Initialize(ctx, "shardId-000000000000", ptr("TRIM_HORIZON"), ptr(int64(0))); err != nil {
 		t.Fatal(err)

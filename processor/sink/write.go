@@ -81,11 +81,22 @@ func writeBisecting[T any](ctx context.Context, w *Writer, op string, items []T,
 			d, split, err := try(ctx, part)
 			var alone runAlone
 			if errors.As(err, &alone) && len(part) > 1 {
-				// The part's other items are stored; each listed one
-				// becomes a part of its own, in order, before the rest.
-				next := make([][]T, 0, len(alone)+len(queue)-1)
-				for _, i := range alone {
-					next = append(next, part[i:i+1])
+				// The part's other items are stored. The listed ones go
+				// again as one part (a bulk killed or overloaded midway
+				// fails rows that pass the next time); when every item
+				// failed, each becomes a part of its own, to get its
+				// error. Either goes before the rest, in order.
+				var next [][]T
+				if len(alone) < len(part) {
+					again := make([]T, len(alone))
+					for j, i := range alone {
+						again[j] = part[i]
+					}
+					next = [][]T{again}
+				} else {
+					for _, i := range alone {
+						next = append(next, part[i:i+1])
+					}
 				}
 				queue = append(next, queue[1:]...)
 				dead = append(dead, d...)
@@ -123,9 +134,10 @@ func writeBisecting[T any](ctx context.Context, w *Writer, op string, items []T,
 
 // runAlone is how a try function of writeBisecting reports items of its part
 // (by index) that failed without a reason: CrateDB tags a row that failed in
-// a bulk "INSERT 0 -3", with no error text. writeBisecting then runs each
-// alone, as a part of its own, which gives the real error (or writes the
-// row, if the failure was passing). The part's other items are stored.
+// a bulk "INSERT 0 -3", with no error text. writeBisecting then sends them
+// again as one part, and once every item of a part failed, each alone,
+// which gives the real error (or writes the row, if the failure was
+// passing). The part's other items are stored.
 type runAlone []int
 
 func (r runAlone) Error() string {

@@ -21,6 +21,9 @@ type cdcTarget struct {
 	name tableName
 	view tableName
 	sql  cdcStatements
+	// declared names the data attributes with a configured type (Document
+	// layout); the type-conflict check leaves them alone.
+	declared map[string]bool
 }
 
 // cdcState holds the CDC tables of a Writer opened with Config.CDCTables.
@@ -45,7 +48,10 @@ func newCDCState(d Dialect, specs []*cdc.Table) (*cdcState, error) {
 		}
 		seen[name] = true
 		view := name.withSuffix(liveViewSuffix)
-		t := &cdcTarget{spec: spec, name: name, view: view, sql: buildCDCStatements(d, name, view, spec)}
+		t := &cdcTarget{spec: spec, name: name, view: view, sql: buildCDCStatements(d, name, view, spec), declared: map[string]bool{}}
+		for _, c := range spec.Columns {
+			t.declared[c.Name] = true
+		}
 		s.targets[spec] = t
 		s.order = append(s.order, t)
 	}
@@ -199,7 +205,7 @@ func (w *Writer) shapeChanges(ctx context.Context, t *cdcTarget, changes []cdc.C
 			if c.Op == cdc.Delete {
 				continue
 			}
-			r, err := shapeData(c.Data, c.Aux, types, allowNew)
+			r, err := shapeData(c.Data, c.Aux, types, allowNew, t.declared)
 			if err != nil {
 				// Decoders always produce objects; leave such a change to
 				// the database, which refuses it with a reason.

@@ -524,8 +524,9 @@ type shapeResult struct {
 // shapeData splits data into what fits types and the attributes that move
 // to aux (added to the change's aux). types gains the paths the kept
 // attributes create; with allowNew false an attribute that needs a new
-// path moves to aux too. Data and aux are JSON objects.
-func shapeData(data, aux json.RawMessage, types *colType, allowNew bool) (shapeResult, error) {
+// path moves to aux too. Attributes named in declared stay. Data and aux
+// are JSON objects.
+func shapeData(data, aux json.RawMessage, types *colType, allowNew bool, declared map[string]bool) (shapeResult, error) {
 	res := shapeResult{data: data, aux: aux}
 	members, err := objectMembers(data)
 	if err != nil {
@@ -533,6 +534,13 @@ func shapeData(data, aux json.RawMessage, types *colType, allowNew bool) (shapeR
 	}
 	var keep, move []member
 	for _, m := range members {
+		if declared[m.name] {
+			// A configured column type (sink.dynamodb.columnTypes,
+			// sink.dms.columnTypes): the decoder has converted the value
+			// or refused the record; CrateDB stores it in that type.
+			keep = append(keep, m)
+			continue
+		}
 		node := types.fields[m.name]
 		fits, needsNew := fitRaw(m.raw, &node, false)
 		if fits && needsNew {

@@ -21,8 +21,8 @@ type cdcTarget struct {
 	name tableName
 	view tableName
 	sql  cdcStatements
-	// declared names the data attributes with a configured type (Document
-	// layout); the type-conflict check leaves them alone.
+	// declared names the data attributes with a configured scalar type
+	// (Document layout); the type-conflict check leaves them alone.
 	declared map[string]bool
 }
 
@@ -50,7 +50,8 @@ func newCDCState(d Dialect, specs []*cdc.Table) (*cdcState, error) {
 		view := name.withSuffix(liveViewSuffix)
 		t := &cdcTarget{spec: spec, name: name, view: view, sql: buildCDCStatements(d, name, view, spec), declared: map[string]bool{}}
 		for _, c := range spec.Columns {
-			t.declared[c.Name] = true
+			// An OBJECT's members are checked like any other value.
+			t.declared[c.Name] = c.Type != cdc.Object
 		}
 		s.targets[spec] = t
 		s.order = append(s.order, t)

@@ -535,7 +535,7 @@ func shapeData(data, aux json.RawMessage, types *colType, allowNew bool, declare
 	var keep, move []member
 	for _, m := range members {
 		if declared[m.name] {
-			// A configured column type (sink.dynamodb.columnTypes,
+			// A configured scalar type (sink.dynamodb.columnTypes,
 			// sink.dms.columnTypes): the decoder has converted the value
 			// or refused the record; CrateDB stores it in that type.
 			keep = append(keep, m)

@@ -249,3 +249,26 @@ func TestShapeDataLeavesDeclaredColumns(t *testing.T) {
 		t.Errorf("got %s %s", res.data, res.aux)
 	}
 }
+
+func TestFitRawUndefined(t *testing.T) {
+	for _, tt := range []struct {
+		value            string
+		fits, undef, new bool
+	}{
+		{`{"m":{"x":1}}`, true, false, false},
+		{`{"m":{"x":null,"q":null}}`, true, true, false}, // q: an undefined column by itself
+		{`{"u":5}`, true, true, false},                   // retypes the undefined column u
+		{`{"nn":[]}`, true, false, true}, // the claiming pass finds the undefined array
+		{`{"m":{"x":"s"}}`, false, false, false},
+		{`{"w":1,"v":null}`, true, true, true},
+	} {
+		root := typesOf(shapeTable...)
+		fits, needsNew, undef := fitRawUndefined([]byte(tt.value), &root, false, true)
+		if fits != tt.fits || (fits && (undef != tt.undef || needsNew != tt.new)) {
+			t.Errorf("%s: fits %v undef %v new %v, want %v %v %v", tt.value, fits, undef, needsNew, tt.fits, tt.undef, tt.new)
+		}
+		if fits, _, _ := fitRawUndefined([]byte(tt.value), &root, false, false); fits && tt.undef {
+			t.Errorf("%s: fits without allowUndef", tt.value)
+		}
+	}
+}

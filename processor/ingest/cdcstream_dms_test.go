@@ -126,8 +126,55 @@ func (g gen) dmsRow() map[string]any {
 	return row
 }
 
-func generateDMSStream(seed uint64, ids, n int) *dmsStream {
+// dmsDirectRow is a row for the direct layout, where every column has a
+// configured type: numbers that fit DOUBLE and BIGINT, and a JSON column
+// whose members keep their type (a direct OBJECT column has no aux) but
+// appear over time, sometimes null.
+func (g gen) dmsDirectRow() map[string]any {
+	row := g.dmsRow()
+	switch g.r.IntN(3) {
+	case 0:
+		row["total"] = json.Number(strconv.Itoa(g.r.IntN(1000)))
+	case 1:
+		row["total"] = nil
+	default:
+		row["total"] = json.Number(fmt.Sprintf("%d.%02d", g.r.IntN(1000), 1+g.r.IntN(99)))
+	}
+	row["qty"] = json.Number(g.pick([]string{"1", "7", "9223372036854775806"}))
+	doc := map[string]any{}
+	for range g.r.IntN(5) {
+		k := g.r.IntN(24)
+		name := fmt.Sprintf("k%d", k)
+		var v any
+		switch k % 4 {
+		case 0:
+			v = json.Number(strconv.Itoa(g.r.IntN(100)))
+		case 1:
+			v = g.pick(strings_)
+		case 2:
+			v = map[string]any{"level": json.Number(strconv.Itoa(g.r.IntN(9))), fmt.Sprintf("sub%d", g.r.IntN(4)): g.r.IntN(2) == 0}
+		default:
+			v = []any{json.Number("1.5"), json.Number("2")}
+		}
+		if g.r.IntN(6) == 0 {
+			v = nil
+		}
+		doc[name] = v
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		panic(err)
+	}
+	row["meta"] = string(b)
+	return row
+}
+
+func generateDMSStream(seed uint64, ids, n int, direct bool) *dmsStream {
 	g := gen{r: mrand.New(mrand.NewPCG(seed, seed^0x51ed270b))}
+	row := g.dmsRow
+	if direct {
+		row = g.dmsDirectRow
+	}
 	s := &dmsStream{final: map[int64]map[string]any{}}
 	apply := func(e dmsEvent) {
 		if e.row == nil {
@@ -138,17 +185,17 @@ func generateDMSStream(seed uint64, ids, n int) *dmsStream {
 		s.events = append(s.events, e)
 	}
 	for id := range int64(ids / 2) { // full load
-		apply(dmsEvent{op: "load", id: id + 1, row: g.dmsRow()})
+		apply(dmsEvent{op: "load", id: id + 1, row: row()})
 	}
 	for range n {
 		id := 1 + g.r.Int64N(int64(ids))
 		switch _, live := s.final[id]; {
 		case !live:
-			apply(dmsEvent{op: "insert", id: id, row: g.dmsRow()})
+			apply(dmsEvent{op: "insert", id: id, row: row()})
 		case g.r.IntN(6) == 0:
 			apply(dmsEvent{op: "delete", id: id})
 		default:
-			apply(dmsEvent{op: "update", id: id, row: g.dmsRow()})
+			apply(dmsEvent{op: "update", id: id, row: row()})
 		}
 	}
 	seq := 0
@@ -249,7 +296,7 @@ func TestCDCStreamDMS(t *testing.T) {
 	pgtest.Each(t, func(t *testing.T, db pgtest.DB) {
 		for _, seed := range []uint64{1, 2} {
 			t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
-				s := generateDMSStream(seed, 200, 1500)
+				s := generateDMSStream(seed, 200, 1500, false)
 				base := randomName(t, "stream_dms")
 				sources, err := cdc.ParseDMSTables("public.orders:id", cdc.Document)
 				if err != nil {
@@ -315,4 +362,106 @@ func TestCDCStreamDMS(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestCDCStreamDMSDirect runs generated DMS streams in the direct layout
+// (real, typed columns) into both databases.
+func TestCDCStreamDMSDirect(t *testing.T) {
+	pgtest.Each(t, func(t *testing.T, db pgtest.DB) {
+		for _, seed := range []uint64{1, 2} {
+			t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+				s := generateDMSStream(seed, 200, 1500, true)
+				base := randomName(t, "stream_dmsd")
+				sources, err := cdc.ParseDMSTables("public.orders:id", cdc.Direct)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := cdc.ApplyColumnTypes(sources, "public.orders.id:BIGINT, public.orders.customer:TEXT, public.orders.total:DOUBLE, "+
+					"public.orders.placed:TIMESTAMP, public.orders.paid:BOOLEAN, public.orders.meta:OBJECT, public.orders.note:TEXT, public.orders.qty:BIGINT"); err != nil {
+					t.Fatal(err)
+				}
+				table := "public." + base + "_orders"
+				if err := cdc.ApplyTableMapping(sources, "public.orders="+table); err != nil {
+					t.Fatal(err)
+				}
+				g := newGoldenRunChunk(t, db, base, cdc.NewDMS(sources, cdc.ControlIgnore), 50)
+				at := 0
+				for _, n := range s.batches {
+					if err := g.p.ProcessRecords(context.Background(), kcl.ProcessRecordsInput{Records: s.delivered[at : at+n]}); err != nil {
+						t.Fatalf("batch at %d: %v", at, err)
+					}
+					at += n
+				}
+				dead := g.deadLetterCount()
+				g.db.Refresh(t, g.conn, table)
+				rows, err := g.conn.Query(context.Background(), `SELECT id, customer, total, placed, paid, meta, note, qty FROM `+table+`_live`)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var mism []string
+				seen := map[int64]bool{}
+				for rows.Next() {
+					var id int64
+					var customer, meta, note *string
+					var total *float64
+					var placed *time.Time
+					var paid *bool
+					var qty *int64
+					if err := rows.Scan(&id, &customer, &total, &placed, &paid, &meta, &note, &qty); err != nil {
+						t.Fatal(err)
+					}
+					seen[id] = true
+					want, ok := s.final[id]
+					if !ok {
+						mism = append(mism, fmt.Sprintf("%d: not in the source", id))
+						continue
+					}
+					got := map[string]any{"customer": deref(customer), "paid": deref(paid), "note": deref(note), "meta": nil, "total": nil, "qty": nil, "placed": nil}
+					if total != nil {
+						got["total"] = json.Number(strconv.FormatFloat(*total, 'f', -1, 64))
+					}
+					if qty != nil {
+						got["qty"] = json.Number(strconv.FormatInt(*qty, 10))
+					}
+					if placed != nil {
+						got["placed"] = placed.UTC().Format(time.RFC3339Nano)
+					}
+					if meta != nil {
+						if got["meta"], err = parseJSON(*meta); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if d := diffValue(dmsExpected(want), got, ""); d != "" {
+						mism = append(mism, fmt.Sprintf("%d: %s (meta %s)", id, d, show(got["meta"])))
+					}
+				}
+				if err := rows.Err(); err != nil {
+					t.Fatal(err)
+				}
+				for id := range s.final {
+					if !seen[id] {
+						mism = append(mism, fmt.Sprintf("%d: missing", id))
+					}
+				}
+				t.Logf("%s seed %d: %d events over 200 ids (%d live at the end), %d records delivered in %d batches "+
+					"(%d published again, %d redelivered); %d dead letters, %d mismatches",
+					db.Name, seed, len(s.events), len(s.final), len(s.delivered), len(s.batches), s.again, s.redelivered, dead, len(mism))
+				if dead > 0 {
+					t.Errorf("%d dead letters; first: %s", dead, g.firstDeadLetters(5))
+				}
+				if len(mism) > 0 {
+					slices.Sort(mism)
+					t.Errorf("%d rows differ, first:\n  %s", len(mism), strings.Join(mism[:min(10, len(mism))], "\n  "))
+				}
+			})
+		}
+	})
+}
+
+// deref is *p, or nil (an untyped nil) for a nil pointer.
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }

@@ -258,7 +258,7 @@ func TestFitRawUndefined(t *testing.T) {
 		{`{"m":{"x":1}}`, true, false, false},
 		{`{"m":{"x":null,"q":null}}`, true, true, false}, // q: an undefined column by itself
 		{`{"u":5}`, true, true, false},                   // retypes the undefined column u
-		{`{"nn":[]}`, true, false, true}, // the claiming pass finds the undefined array
+		{`{"nn":[]}`, true, false, true},                 // the claiming pass finds the undefined array
 		{`{"m":{"x":"s"}}`, false, false, false},
 		{`{"w":1,"v":null}`, true, true, true},
 	} {

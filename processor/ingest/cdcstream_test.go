@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
@@ -262,6 +263,23 @@ func diffValue(want ddbValue, got any, path string) string {
 		}
 	case "N":
 		if !numberEqual(want.s, got) {
+			return bad()
+		}
+	case "T": // a declared TIMESTAMP: RFC 3339 text, or epoch milliseconds (CrateDB)
+		wt, err := time.Parse(time.RFC3339Nano, want.s)
+		if err != nil {
+			return err.Error()
+		}
+		switch x := got.(type) {
+		case string:
+			if gt, err := time.Parse(time.RFC3339Nano, x); err != nil || !gt.Equal(wt) {
+				return bad()
+			}
+		case json.Number:
+			if ms, err := x.Int64(); err != nil || !time.UnixMilli(ms).Equal(wt) {
+				return bad()
+			}
+		default:
 			return bad()
 		}
 	case "M":

@@ -21,6 +21,11 @@ type cdcTarget struct {
 	name tableName
 	view tableName
 	sql  cdcStatements
+	// declared names the data attributes with a configured scalar type
+	// (Document layout); the type-conflict check leaves them alone.
+	declared map[string]bool
+	// objectCols indexes the OBJECT columns of a Direct table.
+	objectCols []int
 }
 
 // cdcState holds the CDC tables of a Writer opened with Config.CDCTables.
@@ -45,7 +50,14 @@ func newCDCState(d Dialect, specs []*cdc.Table) (*cdcState, error) {
 		}
 		seen[name] = true
 		view := name.withSuffix(liveViewSuffix)
-		t := &cdcTarget{spec: spec, name: name, view: view, sql: buildCDCStatements(d, name, view, spec)}
+		t := &cdcTarget{spec: spec, name: name, view: view, sql: buildCDCStatements(d, name, view, spec), declared: map[string]bool{}}
+		for i, c := range spec.Columns {
+			// An OBJECT's members are checked like any other value.
+			t.declared[c.Name] = c.Type != cdc.Object
+			if c.Type == cdc.Object && spec.Layout == cdc.Direct {
+				t.objectCols = append(t.objectCols, i)
+			}
+		}
 		s.targets[spec] = t
 		s.order = append(s.order, t)
 	}
@@ -147,10 +159,18 @@ func (w *Writer) tryChanges(ctx context.Context, t *cdcTarget, changes []cdc.Cha
 			return nil, false, err
 		}
 	}
+	var alone []cdc.Change // written one by one after the bulk
+	if w.dialect == CrateDB && len(t.objectCols) > 0 {
+		if changes, alone, dead, err = w.prepareObjectColumns(ctx, t, changes); err != nil {
+			return nil, false, err
+		}
+	}
 	var failed []int
-	if w.dialect == PostgreSQL && w.method != methodBatch {
+	switch {
+	case len(changes) == 0:
+	case w.dialect == PostgreSQL && w.method != methodBatch:
 		err = w.upsertUnnest(ctx, t, changes)
-	} else {
+	default:
 		failed, err = w.upsertBatch(ctx, t, changes)
 	}
 	if err != nil { // see tryPart
@@ -158,26 +178,145 @@ func (w *Writer) tryChanges(ctx context.Context, t *cdcTarget, changes []cdc.Cha
 		switch {
 		case class == classTransient:
 			return nil, false, err
-		case len(changes) > 1:
+		case len(changes)+len(alone) > 1:
 			return nil, true, nil
 		case class != classRow:
 			return nil, false, err
 		case shaping:
 			return w.retryShaped(ctx, t, original, []int{0})
 		}
-		return []DeadLetter{w.changeDeadLetter(changes[0], err)}, false, nil
+		return append(dead, w.changeDeadLetter(changes[0], err)), false, nil
 	}
-	if len(failed) > 0 {
-		switch {
-		case len(changes) > 1:
-			return nil, false, runAlone(failed)
-		case shaping:
-			return w.retryShaped(ctx, t, original, failed)
+	switch {
+	case len(failed) == 0:
+	case len(changes) != len(original):
+		// Some changes were set aside (alone, dead): the indexes no longer
+		// match the part writeBisecting knows, so run the failed ones here.
+		for _, i := range failed {
+			alone = append(alone, changes[i])
 		}
+	case len(changes) > 1:
+		return nil, false, runAlone(failed)
+	case shaping:
+		return w.retryShaped(ctx, t, original, failed)
+	default:
 		src := changes[0].Source
 		return nil, false, fmt.Errorf("change %s/%s/%d failed alone without error text", src.ShardID, src.SequenceNumber, src.SubSequenceNumber)
 	}
-	return nil, false, nil
+	for _, c := range alone {
+		err := w.upsertOne(ctx, t, c)
+		if err == nil {
+			continue
+		}
+		if classify(w.dialect, err) != classRow {
+			return nil, false, err
+		}
+		dead = append(dead, w.changeDeadLetter(c, err))
+	}
+	return dead, false, nil
+}
+
+// prepareObjectColumns protects the OBJECT columns of a Direct table on
+// CrateDB (there is no aux column to move values to). A change whose value
+// does not fit the column's sub-columns exactly (CrateDB would refuse it or
+// convert it silently) is dead-lettered with the reason. The sub-columns
+// the others need are created first, as for data (README "Type
+// conflicts"), so the bulk upsert changes no mapping; a change whose value
+// makes or retypes a column of undefined type (a null where there is no
+// sub-column) is returned in alone, to be written by itself.
+func (w *Writer) prepareObjectColumns(ctx context.Context, t *cdcTarget, changes []cdc.Change) (bulk, alone []cdc.Change, dead []DeadLetter, err error) {
+	for attempt := 0; ; attempt++ {
+		loaded, err := w.loadObjectTypes(ctx, t)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		claimed := map[string]*colType{}
+		for name, c := range loaded {
+			claimed[name] = c.clone()
+		}
+		bulk, alone, dead = nil, nil, nil
+		for _, c := range changes {
+			if c.Op == cdc.Delete {
+				bulk = append(bulk, c)
+				continue
+			}
+			misfit, undefined := "", false
+			for _, i := range t.objectCols {
+				raw, _ := c.Values[i].(json.RawMessage)
+				if len(raw) == 0 {
+					continue
+				}
+				name := t.spec.Columns[i].Name
+				node := claimed[name]
+				fits, needsNew, undef := fitRawUndefined(raw, &node, false, true)
+				if fits && needsNew {
+					node = node.clone()
+					var undef2 bool
+					if fits, _, undef2 = fitRawUndefined(raw, &node, true, true); fits {
+						claimed[name] = node
+					}
+					undef = undef || undef2
+				}
+				if !fits {
+					misfit = name
+					break
+				}
+				undefined = undefined || undef
+			}
+			switch {
+			case misfit != "":
+				dead = append(dead, w.changeDeadLetter(c, fmt.Errorf("column %s: a member's type differs from the sub-column CrateDB already has "+
+					"(it would be refused or converted); configure the column as TEXT to keep JSON whose member types vary", misfit)))
+			case undefined || attempt >= 3:
+				alone = append(alone, c)
+			default:
+				bulk = append(bulk, c)
+			}
+		}
+		if attempt >= 3 {
+			// Columns cannot be created: every change by itself, so that
+			// CrateDB's own column creation touches no other row.
+			return nil, alone, dead, nil
+		}
+		var ddl []string
+		for _, i := range t.objectCols {
+			name := t.spec.Columns[i].Name
+			ddl = append(ddl, addSubColumnsDDL(t.name, name, loaded[name], claimed[name])...)
+		}
+		err = w.addColumns(ctx, ddl)
+		if err == nil {
+			return bulk, alone, dead, nil
+		}
+		if classify(w.dialect, err) == classTransient {
+			return nil, nil, nil, err
+		}
+		w.log.Warn().Err(err).Str("table", t.name.String()).Int("attempt", attempt+1).
+			Msg("cannot add an object sub-column; checking the chunk again")
+	}
+}
+
+// loadObjectTypes reads the sub-column types of a Direct table's OBJECT
+// columns.
+func (w *Writer) loadObjectTypes(ctx context.Context, t *cdcTarget) (map[string]*colType, error) {
+	rows, err := w.pool.Query(ctx, `SELECT column_name, data_type FROM information_schema.columns `+
+		`WHERE table_schema = $1 AND table_name = $2 AND column_name LIKE '%[%'`, t.name.schema, t.name.name)
+	if err != nil {
+		return nil, fmt.Errorf("read the column types of %s: %w", t.name, err)
+	}
+	var names, types []string
+	var name, typ string
+	if _, err := pgx.ForEachRow(rows, []any{&name, &typ}, func() error {
+		names, types = append(names, name), append(types, typ)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read the column types of %s: %w", t.name, err)
+	}
+	out := map[string]*colType{}
+	for _, i := range t.objectCols {
+		col := t.spec.Columns[i].Name
+		out[col] = buildColumnTypes(names, types, col)
+	}
+	return out, nil
 }
 
 // shapeChanges moves the data attributes whose type conflicts with the
@@ -201,7 +340,7 @@ func (w *Writer) shapeChanges(ctx context.Context, t *cdcTarget, changes []cdc.C
 			if c.Op == cdc.Delete {
 				continue
 			}
-			r, err := shapeData(c.Data, c.Aux, types, allowNew)
+			r, err := shapeData(c.Data, c.Aux, types, allowNew, t.declared)
 			if err != nil {
 				// Decoders always produce objects; leave such a change to
 				// the database, which refuses it with a reason.

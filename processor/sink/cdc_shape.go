@@ -102,13 +102,18 @@ func parseSubscripts(name, root string) ([]string, bool) {
 // buildDataTypes turns (column_name, data_type) rows of information_schema
 // into the tree of the data column's sub-columns.
 func buildDataTypes(names, types []string) *colType {
-	root := &colType{base: "object", fields: map[string]*colType{}}
+	return buildColumnTypes(names, types, "data")
+}
+
+// buildColumnTypes is buildDataTypes for the object column root.
+func buildColumnTypes(names, types []string, root string) *colType {
+	top := &colType{base: "object", fields: map[string]*colType{}}
 	for i, name := range names {
-		path, ok := parseSubscripts(name, "data")
+		path, ok := parseSubscripts(name, root)
 		if !ok {
 			continue
 		}
-		node := root
+		node := top
 		for j, key := range path {
 			if node.fields == nil {
 				node.fields = map[string]*colType{}
@@ -124,7 +129,7 @@ func buildDataTypes(names, types []string) *colType {
 			node = child
 		}
 	}
-	return root
+	return top
 }
 
 // maxIndexedString is the longest string CrateDB indexes (UTF-8 bytes).
@@ -142,18 +147,28 @@ const maxIndexedString = 32766
 // there is no column) does not fit: that mapping change cannot be made
 // beforehand. On false with claim, *tp is left in an undefined state.
 func fitRaw(raw []byte, tp **colType, claim bool) (fits, needsNew bool) {
-	f := fitter{b: raw, claim: claim}
+	fits, needsNew, _ = fitRawUndefined(raw, tp, claim, false)
+	return fits, needsNew
+}
+
+// fitRawUndefined is fitRaw that, with allowUndef, also accepts a value
+// that creates or retypes a column of undefined type, and reports it
+// (undef); such a path is not claimed.
+func fitRawUndefined(raw []byte, tp **colType, claim, allowUndef bool) (fits, needsNew, undef bool) {
+	f := fitter{b: raw, claim: claim, allowUndef: allowUndef}
 	fits = f.value(tp)
-	return fits && !f.bad, f.needsNew
+	return fits && !f.bad, f.needsNew, f.undef
 }
 
 // fitter walks one valid JSON value (as the decoders write it).
 type fitter struct {
-	b        []byte
-	i        int
-	claim    bool
-	needsNew bool
-	bad      bool
+	b          []byte
+	i          int
+	claim      bool
+	allowUndef bool
+	needsNew   bool
+	undef      bool
+	bad        bool
 }
 
 func (f *fitter) ws() {
@@ -172,14 +187,19 @@ func (f *fitter) value(tp **colType) bool {
 	}
 	t, c := *tp, f.b[f.i]
 	if t != nil && t.base == "undefined" {
-		// A column made from a null by another writer: any other value
-		// would change its type.
-		return f.literal("null")
+		// A column made from a null: any other value would change its type.
+		if f.literal("null") {
+			return true
+		}
+		f.undef = true
+		return f.allowUndef && f.skip()
+	}
+	if t == nil && c == 'n' {
+		// would create an undefined column
+		f.undef = true
+		return f.allowUndef && f.literal("null")
 	}
 	if t == nil && !f.claim {
-		if c == 'n' {
-			return false // would create an undefined column
-		}
 		f.needsNew = true
 		return f.skip()
 	}
@@ -331,10 +351,14 @@ func (f *fitter) array(tp **colType) bool {
 		}
 		return true
 	}
-	if elem == nil || (elem.base == "object" && elem.arrays > 0) {
-		// nothing typed the list (empty, or only nulls), or a list of
-		// lists of objects
-		return false
+	if elem == nil {
+		// nothing typed the list (empty, or only nulls): an undefined
+		// array column
+		f.undef = true
+		return f.allowUndef
+	}
+	if elem.base == "object" && elem.arrays > 0 {
+		return false // a list of lists of objects
 	}
 	*tp = &colType{base: elem.base, arrays: elem.arrays + 1, fields: elem.fields}
 	return true
@@ -524,8 +548,9 @@ type shapeResult struct {
 // shapeData splits data into what fits types and the attributes that move
 // to aux (added to the change's aux). types gains the paths the kept
 // attributes create; with allowNew false an attribute that needs a new
-// path moves to aux too. Data and aux are JSON objects.
-func shapeData(data, aux json.RawMessage, types *colType, allowNew bool) (shapeResult, error) {
+// path moves to aux too. Attributes named in declared stay. Data and aux
+// are JSON objects.
+func shapeData(data, aux json.RawMessage, types *colType, allowNew bool, declared map[string]bool) (shapeResult, error) {
 	res := shapeResult{data: data, aux: aux}
 	members, err := objectMembers(data)
 	if err != nil {
@@ -533,6 +558,13 @@ func shapeData(data, aux json.RawMessage, types *colType, allowNew bool) (shapeR
 	}
 	var keep, move []member
 	for _, m := range members {
+		if declared[m.name] {
+			// A configured scalar type (sink.dynamodb.columnTypes,
+			// sink.dms.columnTypes): the decoder has converted the value
+			// or refused the record; CrateDB stores it in that type.
+			keep = append(keep, m)
+			continue
+		}
 		node := types.fields[m.name]
 		fits, needsNew := fitRaw(m.raw, &node, false)
 		if fits && needsNew {
@@ -649,6 +681,11 @@ func writeMembers(ms []member) json.RawMessage {
 // whose rows add columns loses the data of other rows that it updates
 // (README "Type conflicts").
 func addColumnsDDL(table tableName, loaded, claimed *colType) []string {
+	return addSubColumnsDDL(table, "data", loaded, claimed)
+}
+
+// addSubColumnsDDL is addColumnsDDL for the object column root.
+func addSubColumnsDDL(table tableName, root string, loaded, claimed *colType) []string {
 	var out []string
 	var walk func(path string, l, c *colType)
 	walk = func(path string, l, c *colType) {
@@ -670,7 +707,7 @@ func addColumnsDDL(table tableName, loaded, claimed *colType) []string {
 			walk(p, lc, cc)
 		}
 	}
-	walk(`"data"`, loaded, claimed)
+	walk(quoteIdent(root), loaded, claimed)
 	return out
 }
 

@@ -110,7 +110,7 @@ func TestFitClaim(t *testing.T) {
 			if pretty { // the walker must not depend on the decoders' compact form
 				value = strings.NewReplacer(",", " , ", ":", " : ", "[", "[ ", "]", " ]", "{", "{ ", "}", " }").Replace(value)
 			}
-			res, err := shapeData(json.RawMessage(`{"`+tt.attr+`": `+value+` }`), nil, typesOf(shapeTable...), true)
+			res, err := shapeData(json.RawMessage(`{"`+tt.attr+`": `+value+` }`), nil, typesOf(shapeTable...), true, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,7 +133,7 @@ func TestShapeDataClaimsWithinAChunk(t *testing.T) {
 		{`{"m":{"k":{"deep":"no"}}}`, `{}`, `{}`, `{"m":{"k":{"deep":"no"}}}`},
 	}
 	for i, r := range rows {
-		res, err := shapeData(json.RawMessage(r.data), json.RawMessage(r.aux), types, true)
+		res, err := shapeData(json.RawMessage(r.data), json.RawMessage(r.aux), types, true, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +153,7 @@ func TestShapeDataClaimsWithinAChunk(t *testing.T) {
 	}
 
 	// Without new columns (the column limit, say), z goes to aux.
-	res, err := shapeData(json.RawMessage(`{"n":2,"brand":"new"}`), nil, typesOf(shapeTable...), false)
+	res, err := shapeData(json.RawMessage(`{"n":2,"brand":"new"}`), nil, typesOf(shapeTable...), false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestShapeDataClaimsWithinAChunk(t *testing.T) {
 
 func TestShapeDataUnchangedWhenAllFits(t *testing.T) {
 	data := json.RawMessage(`{"t":"x","n":1}`) // not in canonical order: kept as is
-	res, err := shapeData(data, json.RawMessage(`{}`), typesOf(shapeTable...), true)
+	res, err := shapeData(data, json.RawMessage(`{}`), typesOf(shapeTable...), true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func BenchmarkShapeData(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if r, err := shapeData(data, json.RawMessage(`{}`), types, true); err != nil || len(r.moved) > 0 {
+		if r, err := shapeData(data, json.RawMessage(`{}`), types, true, nil); err != nil || len(r.moved) > 0 {
 			b.Fatal(err, r.moved)
 		}
 	}
@@ -235,6 +235,40 @@ func TestObjectMembers(t *testing.T) {
 	for _, empty := range []string{``, `null`, `{}`, ` { } `} {
 		if ms, err := objectMembers(json.RawMessage(empty)); err != nil || len(ms) != 0 {
 			t.Errorf("%q: %v %v", empty, ms, err)
+		}
+	}
+}
+
+func TestShapeDataLeavesDeclaredColumns(t *testing.T) {
+	types := typesOf(`data['placed'] timestamp with time zone`, `data['n'] bigint`)
+	res, err := shapeData(json.RawMessage(`{"n":"x","placed":"2024-07-01T10:00:00Z"}`), nil, types, true, map[string]bool{"placed": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res.data) != `{"placed":"2024-07-01T10:00:00Z"}` || string(res.aux) != `{"n":"x"}` {
+		t.Errorf("got %s %s", res.data, res.aux)
+	}
+}
+
+func TestFitRawUndefined(t *testing.T) {
+	for _, tt := range []struct {
+		value            string
+		fits, undef, new bool
+	}{
+		{`{"m":{"x":1}}`, true, false, false},
+		{`{"m":{"x":null,"q":null}}`, true, true, false}, // q: an undefined column by itself
+		{`{"u":5}`, true, true, false},                   // retypes the undefined column u
+		{`{"nn":[]}`, true, false, true},                 // the claiming pass finds the undefined array
+		{`{"m":{"x":"s"}}`, false, false, false},
+		{`{"w":1,"v":null}`, true, true, true},
+	} {
+		root := typesOf(shapeTable...)
+		fits, needsNew, undef := fitRawUndefined([]byte(tt.value), &root, false, true)
+		if fits != tt.fits || (fits && (undef != tt.undef || needsNew != tt.new)) {
+			t.Errorf("%s: fits %v undef %v new %v, want %v %v %v", tt.value, fits, undef, needsNew, tt.fits, tt.undef, tt.new)
+		}
+		if fits, _, _ := fitRawUndefined([]byte(tt.value), &root, false, false); fits && tt.undef {
+			t.Errorf("%s: fits without allowUndef", tt.value)
 		}
 	}
 }

@@ -1,12 +1,7 @@
 package ingest_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"math/big"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -115,7 +110,7 @@ func TestChildStoresEveryAwkwardRecordOnce(t *testing.T) {
 				if want == "" {
 					want = c.data
 				}
-				if !sameJSON(t, []byte(doc), []byte(want)) {
+				if !pgtest.SameJSON(t, []byte(doc), []byte(want)) {
 					t.Errorf("%s: read back %.200s, want %.200s", c.name, doc, want)
 				}
 			}
@@ -144,41 +139,4 @@ func readStrings(t *testing.T, conn *pgx.Conn, query string) map[string]string {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// sameJSON compares JSON texts as values: numbers exactly, key order aside.
-func sameJSON(t *testing.T, a, b []byte) bool {
-	t.Helper()
-	return reflect.DeepEqual(exactJSON(t, a), exactJSON(t, b))
-}
-
-func exactJSON(t *testing.T, b []byte) any {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		t.Fatalf("decode %.200s: %v", b, err)
-	}
-	var norm func(any) any
-	norm = func(v any) any {
-		switch x := v.(type) {
-		case json.Number:
-			r, ok := new(big.Rat).SetString(string(x))
-			if !ok {
-				return fmt.Sprintf("bad number %s", x)
-			}
-			return r.RatString()
-		case map[string]any:
-			for k, e := range x {
-				x[k] = norm(e)
-			}
-		case []any:
-			for i, e := range x {
-				x[i] = norm(e)
-			}
-		}
-		return v
-	}
-	return norm(v)
 }

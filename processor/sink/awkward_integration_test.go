@@ -1,12 +1,8 @@
 package sink
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"math/big"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -77,7 +73,7 @@ func testWriteKeepsEveryRecord(t *testing.T, policy string) {
 		}
 		for _, r := range rows {
 			name := want[r.SequenceNumber]
-			if !sameJSON(t, got[r.SequenceNumber], r.Payload) {
+			if !pgtest.SameJSON(t, got[r.SequenceNumber], r.Payload) {
 				t.Errorf("%s: read back\n%.300s\nwant\n%.300s", name, got[r.SequenceNumber], r.Payload)
 			}
 		}
@@ -107,7 +103,7 @@ func TestWriteLearnsTypesAnotherWriterMade(t *testing.T) {
 		}
 		refresh(t, a)
 		got := readBack(t, a)
-		if !sameJSON(t, got["2"], []byte(`{"v":"text","o":{"p":"no","q":2}}`)) {
+		if !pgtest.SameJSON(t, got["2"], []byte(`{"v":"text","o":{"p":"no","q":2}}`)) {
 			t.Errorf("read back %s", got["2"])
 		}
 		if a.dialect == CrateDB {
@@ -115,7 +111,7 @@ func TestWriteLearnsTypesAnotherWriterMade(t *testing.T) {
 			if err := a.pool.QueryRow(ctx, `SELECT payload_aux::TEXT FROM `+a.target.sql()+` WHERE seq = '2'`).Scan(&aux); err != nil {
 				t.Fatal(err)
 			}
-			if !sameJSON(t, []byte(aux), []byte(`{"v":"text","o":{"p":"no"}}`)) {
+			if !pgtest.SameJSON(t, []byte(aux), []byte(`{"v":"text","o":{"p":"no"}}`)) {
 				t.Errorf("payload_aux %s", aux)
 			}
 		}
@@ -142,44 +138,6 @@ func readBack(t *testing.T, w *Writer) map[string][]byte {
 		t.Fatal(err)
 	}
 	return got
-}
-
-// sameJSON compares two JSON texts as values: numbers by exact value,
-// objects regardless of key order, duplicate keys the last winning.
-func sameJSON(t *testing.T, a, b []byte) bool {
-	t.Helper()
-	return reflect.DeepEqual(exactValue(t, a), exactValue(t, b))
-}
-
-func exactValue(t *testing.T, b []byte) any {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		t.Fatalf("decode %.200s: %v", b, err)
-	}
-	return normaliseNumbers(v)
-}
-
-func normaliseNumbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		r, ok := new(big.Rat).SetString(string(x))
-		if !ok {
-			return "bad number " + string(x)
-		}
-		return r.RatString()
-	case map[string]any:
-		for k, e := range x {
-			x[k] = normaliseNumbers(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = normaliseNumbers(e)
-		}
-	}
-	return v
 }
 
 // The worked example in README.md "What lands in the database".
@@ -211,10 +169,10 @@ func TestREADMEWorkedExample(t *testing.T) {
 			wantAux = `{"temp":"n/a","tags":["x",2],"id":"123456789012345678901234567890","meta":{"a.b":1}}`
 			wantText = example
 		}
-		if !sameJSON(t, []byte(payload), []byte(wantPayload)) {
+		if !pgtest.SameJSON(t, []byte(payload), []byte(wantPayload)) {
 			t.Errorf("payload %s, want %s", payload, wantPayload)
 		}
-		if (aux == nil) != (wantAux == "") || (aux != nil && !sameJSON(t, []byte(*aux), []byte(wantAux))) {
+		if (aux == nil) != (wantAux == "") || (aux != nil && !pgtest.SameJSON(t, []byte(*aux), []byte(wantAux))) {
 			t.Errorf("payload_aux %v, want %s", deref(aux), wantAux)
 		}
 		if (text == nil) != (wantText == "") || (text != nil && *text != wantText) {
@@ -258,7 +216,7 @@ func TestWriteAtTheColumnLimit(t *testing.T) {
 		refresh(t, w, w.target, w.deadLetter)
 		got := readBack(t, w)
 		for _, r := range rows {
-			if !sameJSON(t, got[r.SequenceNumber], r.Payload) {
+			if !pgtest.SameJSON(t, got[r.SequenceNumber], r.Payload) {
 				t.Errorf("read back %s, want %s", got[r.SequenceNumber], r.Payload)
 			}
 		}

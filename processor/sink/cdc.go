@@ -298,18 +298,9 @@ func (w *Writer) prepareObjectColumns(ctx context.Context, t *cdcTarget, changes
 // loadObjectTypes reads the sub-column types of a Direct table's OBJECT
 // columns.
 func (w *Writer) loadObjectTypes(ctx context.Context, t *cdcTarget) (map[string]*colType, error) {
-	rows, err := w.pool.Query(ctx, `SELECT column_name, data_type FROM information_schema.columns `+
-		`WHERE table_schema = $1 AND table_name = $2 AND column_name LIKE '%[%'`, t.name.schema, t.name.name)
+	names, types, err := w.subColumns(ctx, t.name, "")
 	if err != nil {
-		return nil, fmt.Errorf("read the column types of %s: %w", t.name, err)
-	}
-	var names, types []string
-	var name, typ string
-	if _, err := pgx.ForEachRow(rows, []any{&name, &typ}, func() error {
-		names, types = append(names, name), append(types, typ)
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("read the column types of %s: %w", t.name, err)
+		return nil, err
 	}
 	out := map[string]*colType{}
 	for _, i := range t.objectCols {
@@ -424,18 +415,9 @@ func (w *Writer) retryShaped(ctx context.Context, t *cdcTarget, original []cdc.C
 
 // loadDataTypes reads the types of the data column's sub-columns.
 func (w *Writer) loadDataTypes(ctx context.Context, t *cdcTarget) (*colType, error) {
-	rows, err := w.pool.Query(ctx, `SELECT column_name, data_type FROM information_schema.columns `+
-		`WHERE table_schema = $1 AND table_name = $2 AND column_name LIKE 'data[%'`, t.name.schema, t.name.name)
+	names, types, err := w.subColumns(ctx, t.name, "data")
 	if err != nil {
-		return nil, fmt.Errorf("read the column types of %s: %w", t.name, err)
-	}
-	var names, types []string
-	var name, typ string
-	if _, err := pgx.ForEachRow(rows, []any{&name, &typ}, func() error {
-		names, types = append(names, name), append(types, typ)
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("read the column types of %s: %w", t.name, err)
+		return nil, err
 	}
 	return buildDataTypes(names, types), nil
 }

@@ -117,25 +117,43 @@ func (w *Writer) reloadColumns(ctx context.Context) error {
 
 // loadObjectColumns reads the sub-columns of an object column of table.
 func (w *Writer) loadObjectColumns(ctx context.Context, table tableName, column string) (*shape.Columns, error) {
+	names, types, err := w.subColumns(ctx, table, column)
+	if err != nil {
+		return nil, err
+	}
+	cols := &shape.Columns{}
+	for i, name := range names {
+		if !cols.AddColumn(name, types[i]) {
+			w.log.Warn().Str("column", name).Msg("cannot read sub-column name; ignoring it")
+		}
+	}
+	return cols, nil
+}
+
+// subColumns reads the names and types of table's object sub-columns, which
+// CrateDB names col['a']['b'], of the object column named column ("" for
+// every object column).
+func (w *Writer) subColumns(ctx context.Context, table tableName, column string) (names, types []string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
 	defer cancel()
 	rows, err := w.pool.Query(ctx, w.sql.selectColumns, table.schema, table.name)
 	if err != nil {
-		return nil, fmt.Errorf("read the columns of %s: %w", table, err)
+		return nil, nil, fmt.Errorf("read the columns of %s: %w", table, err)
 	}
 	defer rows.Close()
-	cols := &shape.Columns{}
-	prefix := column + "["
 	for rows.Next() {
 		var name, typ string
 		if err := rows.Scan(&name, &typ); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if strings.HasPrefix(name, prefix) && !cols.AddColumn(name, typ) {
-			w.log.Warn().Str("column", name).Msg("cannot read sub-column name; ignoring it")
+		if i := strings.IndexByte(name, '['); i > 0 && (column == "" || name[:i] == column) {
+			names, types = append(names, name), append(types, typ)
 		}
 	}
-	return cols, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("read the columns of %s: %w", table, err)
+	}
+	return names, types, nil
 }
 
 // ensureAuxColumns adds payload_aux and payload_text to a target table

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -285,4 +287,20 @@ func writeString(b *strings.Builder, s string) {
 		}
 	}
 	b.WriteByte('"')
+}
+
+// SameJSON reports whether two JSON texts hold the same value: numbers
+// compared by exact value (1, 1.0 and 1E+0 are equal), objects whatever
+// their key order, duplicate keys the last winning.
+func SameJSON(t testing.TB, a, b []byte) bool {
+	t.Helper()
+	x, err := decodeNumbers(a)
+	if err != nil {
+		t.Fatalf("decode %.200s: %v", a, err)
+	}
+	y, err := decodeNumbers(b)
+	if err != nil {
+		t.Fatalf("decode %.200s: %v", b, err)
+	}
+	return reflect.DeepEqual(exactNumbers(x), exactNumbers(y))
 }

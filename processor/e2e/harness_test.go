@@ -66,7 +66,13 @@ func requireStack(t *testing.T) *stack {
 func (s *stack) newApp(t *testing.T, shards int32) (app, stream string) {
 	t.Helper()
 	suffix := fmt.Sprintf("%d", time.Now().UnixNano()%1e9)
-	app = "e2e-" + strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name())) + "-" + suffix
+	// Short enough that the sink's table names (app + "_deadletter") stay
+	// within PostgreSQL's 63-byte identifiers.
+	name := strings.ToLower(strings.NewReplacer("/postgresql", "-pg", "/cratedb", "-crate", "/", "-", "_", "-").Replace(t.Name()))
+	if len(name) > 36 {
+		name = name[:36]
+	}
+	app = "e2e-" + name + "-" + suffix
 	stream = app + "-stream"
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -32,12 +32,16 @@ func testChaosDatabaseOutage(t *testing.T, s *stack, db pgtest.DB) {
 	a.dropOnSuccess(t)
 	d := logs.start(t, s, a.props)
 
-	// The feed goes on during most of the outage, so that records wait.
-	const rate = 60
-	total := int64(300 + rate*outage.Seconds()*0.7)
-	f := startFeed(s, a.stream, 0, total, rate)
+	// The shards run before the feed starts (a daemon on a busy machine
+	// may take half a minute to start), and the feed goes on during most of
+	// the outage, so that records wait.
+	const rate, warm = 60, 100
+	publish(t, s, a.stream, 0, warm)
+	waitIDs(t, a, warm, 3*time.Minute)
+	total := int64(warm + rate*(outage.Seconds()*0.7+3))
+	f := startFeed(s, a.stream, warm, total-warm, rate)
 	res.records = total
-	waitIDs(t, a, 200, 3*time.Minute)
+	waitIDs(t, a, warm+rate, time.Minute)
 	pg.Stop()
 	stopped := time.Now()
 

@@ -17,27 +17,47 @@ import os
 import re
 import statistics
 
-ORDER = ["driver-null", "ours-discard", "ours-pg", "pgx-bulk", "kclpy-discard", "kclpy-seed", "kclpy-batched",
-         "ours-pg-durable", "pgx-bulk-durable", "kclpy-seed-durable",
-         "ours-pg-nopipeline", "ours-discard-memlimit", "ours-pg-memlimit", "ours-discard-onecore", "ours-pg-onecore"]
+ORDER = ["driver-null", "ours-discard", "kclpy-discard",
+         "ours-pg", "ours-pg-cdc", "pgx-pg-copy-binary", "pgx-pg-copy", "kclpy-seed", "kclpy-batched",
+         "ours-crate", "ours-crate-cdc", "pgx-crate-batch", "pgx-crate-unnest", "pgx-crate-values",
+         "kclpy-seed-crate", "kclpy-batched-crate", "kclpy-batched-crate-http",
+         "ours-pg-durable", "pgx-pg-durable", "kclpy-seed-durable",
+         "ours-pg-nopipeline", "ours-discard-memlimit", "ours-pg-memlimit", "ours-discard-onecore", "ours-pg-onecore",
+         "ours-pg-100k", "ours-crate-100k", "ours-discard-100k-10000"]
 DURABLE = "durable PostgreSQL: fsync, synchronous_commit and full_page_writes on (the server's defaults)"
 WHAT = {
     "driver-null": "kcl-bench's null child (driver + pipe ceiling)",
-    "ours-discard": "1. our child, `sink.mode = discard`",
-    "ours-pg": "2. our child into PostgreSQL",
-    "pgx-bulk": "3. database limit: same rows, pgx CopyFrom, no protocol",
+    "ours-discard": "our child, `sink.mode = discard` (protocol + decode)",
     "kclpy-discard": "amazon-kclpy, decode only",
-    "kclpy-seed": "4a. amazon-kclpy seed style (INSERT per record, autocommit)",
-    "kclpy-batched": "4b. amazon-kclpy batched (pipelined executemany per batch)",
-    "ours-pg-durable": "2. our child into a durable PostgreSQL",
-    "pgx-bulk-durable": "3. database limit, durable PostgreSQL",
-    "kclpy-seed-durable": "4a. amazon-kclpy seed style, durable PostgreSQL",
+    "ours-pg": "**our child into PostgreSQL**",
+    "ours-pg-cdc": "our child into PostgreSQL, `sink.format = dynamodb-cdc`, DynamoDB change stream",
+    "pgx-pg-copy-binary": "limit: same rows, pgx COPY in binary format (encoded by hand, as the sink), no protocol",
+    "pgx-pg-copy": "limit: same rows, pgx CopyFrom (generic), no protocol",
+    "kclpy-seed": "amazon-kclpy seed style (INSERT per record, autocommit)",
+    "kclpy-batched": "amazon-kclpy batched: psycopg COPY per batch",
+    "ours-crate": "**our child into CrateDB**",
+    "ours-crate-cdc": "our child into CrateDB, `sink.format = dynamodb-cdc`, DynamoDB change stream",
+    "pgx-crate-batch": "limit: same rows, pgx batch of single-row INSERTs, one Sync (one CrateDB bulk operation)",
+    "pgx-crate-unnest": "limit: same rows, INSERT … SELECT … FROM UNNEST, one per round trip",
+    "pgx-crate-values": "limit: same rows, multi-row VALUES (1,000 rows per statement), one Sync",
+    "kclpy-seed-crate": "amazon-kclpy seed style into CrateDB (psycopg, INSERT per record)",
+    "kclpy-batched-crate": "amazon-kclpy batched into CrateDB: psycopg executemany (pipelined, one Sync = one bulk operation)",
+    "kclpy-batched-crate-http": "amazon-kclpy batched into CrateDB: `crate` client, HTTP bulk_args",
+    "ours-pg-durable": "our child into a durable PostgreSQL",
+    "pgx-pg-durable": "limit (COPY binary), durable PostgreSQL",
+    "kclpy-seed-durable": "amazon-kclpy seed style, durable PostgreSQL",
     "ours-pg-nopipeline": "our child into PostgreSQL, `sink.pipeline = false`",
     "ours-discard-memlimit": "our child, discard, with GOMEMLIMIT=%(memlimit)s",
     "ours-pg-memlimit": "our child into PostgreSQL, with GOMEMLIMIT=%(memlimit)s",
     "ours-discard-onecore": "our child, discard, on one core (GOMAXPROCS=1)",
     "ours-pg-onecore": "our child into PostgreSQL, on one core (GOMAXPROCS=1)",
+    "ours-pg-100k": "our child into PostgreSQL, 100 KB records",
+    "ours-crate-100k": "our child into CrateDB, 100 KB records",
+    "ours-discard-100k-10000": "our child, discard, 100 KB records in 10,000-record batches (1.3 GB lines)",
 }
+PG_LIMIT = ["pgx-pg-copy-binary", "pgx-pg-copy"]
+CRATE_LIMIT = ["pgx-crate-batch", "pgx-crate-unnest", "pgx-crate-values"]
+CRATE_BATCHED = ["kclpy-batched-crate", "kclpy-batched-crate-http"]
 
 
 def load_runs(results):
@@ -83,7 +103,7 @@ def ok(r):
 
 
 def run_table(runs, memlimit):
-    lines = ["| run | what | records × reps | records/s, median (range) | MB/s | batch p50 / p99 ms | child peak RSS MiB "
+    lines = ["| run | what | records × reps (batch) | records/s, median (range) | MB/s | batch p50 / p99 ms | child peak RSS MiB "
              "| child CPU s | CPU µs/record | rows = records | status |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in sorted(runs, key=sort_key):
@@ -93,31 +113,58 @@ def run_table(runs, memlimit):
         rows_ok = all(r.get("rows") == r["records"] for r in rs) if all("rows" in r for r in rs) else None
         status = "ok" if all(ok(r) for r in rs) else "FAILED: " + "; ".join(
             (r.get("error") or "%d violations" % r["violations"])[:60] for r in rs if not ok(r))
-        child = not name.startswith("pgx-bulk")
-        lines.append("| %s | %s | %s × %d | **%s** | %.0f | %.0f / %.0f | %s | %s | %s | %s | %s |" % (
-            name, WHAT.get(name, "") % {"memlimit": memlimit}, fmt_int(rs[0]["records"]), len(rs), spread(rps),
-            med([r["mb_per_s"] for r in rs]),
+        child = not name.startswith("pgx-")
+        what = WHAT.get(name, "")
+        if not what and name.startswith("pgx-crate-"):
+            what = "limit at another chunk size: " + name
+        lines.append("| %s | %s | %s × %d (%s) | **%s** | %.0f | %.0f / %.0f | %s | %s | %s | %s | %s |" % (
+            name, what % {"memlimit": memlimit}, fmt_int(rs[0]["records"]), len(rs), fmt_int(rs[0]["batch_size"]),
+            spread(rps), med([r["mb_per_s"] for r in rs]),
             med([r["batch_latency_ms"]["p50"] for r in rs]), med([r["batch_latency_ms"]["p99"] for r in rs]),
             "%.0f" % max(r["child_peak_rss_mib"] for r in rs) if child else "–",
             "%.2f" % med(cpu) if child else "(client %.2f)" % med(cpu),
-            "%.1f" % (med(cpu) / rs[0]["records"] * 1e6) if child else "–",
+            "%.1f" % (med(cpu) / rs[0]["records"] * 1e6) if child else "(client %.1f)" % (med(cpu) / rs[0]["records"] * 1e6),
             {True: "yes", False: "**no**", None: "–"}[rows_ok], status.replace("|", "/")))
     return lines
 
 
+def per_rep(runs, names):
+    """rep -> (records/s, name): the fastest of names in each repetition."""
+    if isinstance(names, str):
+        names = [names]
+    best = {}
+    for n in names:
+        for r in runs.get(n, []):
+            if not ok(r):
+                continue
+            if r["rep"] not in best or r["records_per_s"] > best[r["rep"]][0]:
+                best[r["rep"]] = (r["records_per_s"], n)
+    return best
+
+
 def ratio(runs, a, b):
-    """a over b: the median and range of the ratios within each repetition
+    """a over b (b: a run or a list whose fastest counts in each
+    repetition): the median and range of the ratios within each repetition
     (the two ran minutes apart, so they share the shared machine's load),
     or of the medians when the runs have no repetition in common."""
-    if a not in runs or b not in runs:
+    ra, rb = per_rep(runs, a), per_rep(runs, b)
+    if not ra or not rb:
         return None
-    bs = {r["rep"]: r["records_per_s"] for r in runs[b]}
-    paired = [r["records_per_s"] / bs[r["rep"]] for r in runs[a] if r["rep"] in bs]
+    paired = [ra[k][0] / rb[k][0] for k in ra if k in rb]
     if paired:
         return med(paired), min(paired), max(paired)
-    xs = [r["records_per_s"] for r in runs[a]]
-    ys = [r["records_per_s"] for r in runs[b]]
+    xs = [v[0] for v in ra.values()]
+    ys = [v[0] for v in rb.values()]
     return med(xs) / med(ys), min(xs) / max(ys), max(xs) / min(ys)
+
+
+def winners(runs, names):
+    """Which of names was the fastest, per repetition, as text."""
+    best = per_rep(runs, names)
+    counts = {}
+    for _, n in best.values():
+        counts[n] = counts.get(n, 0) + 1
+    return ", ".join("%s %d×" % (n, c) for n, c in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 def fmt_ratio(rt, pct=False):
@@ -128,15 +175,37 @@ def fmt_ratio(rt, pct=False):
     return "%.1f× (%.1f–%.1f×)" % rt
 
 
+def verdict(value, goal, higher=True):
+    if value is None:
+        return "not measured"
+    return "**met**" if (value >= goal if higher else value <= goal) else "**missed**"
+
+
 def targets(runs, gobench):
-    lines = ["| target (issue #5) | measured: median (range over repetitions; ratios within each repetition) | target | verdict |",
+    lines = ["| target (issue) | measured: median (range over repetitions; ratios within each repetition) | target | verdict |",
              "|---|---|---|---|"]
 
-    def verdict(value, goal, higher=True):
-        if value is None:
-            return "not measured"
-        return "**met**" if (value >= goal if higher else value <= goal) else "**missed**"
+    def add(what, rt, goal, pct=False, note=""):
+        lines.append("| %s | %s%s | %s | %s |" % (
+            what, fmt_ratio(rt, pct), note, ("≥ %d %%" % (goal * 100)) if pct else "≥ %g×" % goal,
+            verdict(rt and rt[0], goal)))
 
+    for db, ours, cdc, limit, seed, batched in (
+            ("CrateDB", "ours-crate", "ours-crate-cdc", CRATE_LIMIT, "kclpy-seed-crate", CRATE_BATCHED),
+            ("PostgreSQL", "ours-pg", "ours-pg-cdc", PG_LIMIT, "kclpy-seed", ["kclpy-batched"])):
+        if ours not in runs:
+            lines.append("| %s | not measured (see the run's log) | | **not measured** |" % db)
+            continue
+        add("%s: our child ≥ 80 %% of the database limit (the fastest pgx method of each repetition)" % db,
+            ratio(runs, ours, limit), 0.8, pct=True, note="; fastest: " + (winners(runs, limit) or "–"))
+        add("%s: ≥ 20× the seed-style kclpy processor" % db, ratio(runs, ours, seed), 20)
+        add("%s: ≥ 2× the batched kclpy processor (the faster client of each repetition)" % db,
+            ratio(runs, ours, batched), 2, note=("; faster: " + winners(runs, batched)) if len(batched) > 1 else "")
+        add("%s: CDC (dynamodb-cdc) ≥ 50 %% of the plain-JSON rate" % db, ratio(runs, cdc, ours), 0.5, pct=True)
+    rt = ratio(runs, "ours-pg-durable", "kclpy-seed-durable")
+    if rt:
+        add("PostgreSQL, %s: ≥ 20× the seed style" % DURABLE, rt, 20)
+        add("PostgreSQL, %s: ≥ 80 %% of the limit" % DURABLE, ratio(runs, "ours-pg-durable", "pgx-pg-durable"), 0.8, pct=True)
     # Protocol + decode per core: records per CPU-second of the discard child.
     if "ours-discard" in runs:
         per_core = [r["records"] / r["child_cpu_s"] for r in runs["ours-discard"] if r["child_cpu_s"] > 0]
@@ -146,44 +215,56 @@ def targets(runs, gobench):
                      "(wall: %s records/s)%s | ≥ 250,000 | %s |" % (
                          spread(per_core), spread([r["records_per_s"] for r in runs["ours-discard"]]), extra,
                          verdict(med(per_core), 250000)))
-    rt = ratio(runs, "ours-pg", "pgx-bulk")
-    lines.append("| into PostgreSQL ≥ 80 %% of the direct pgx bulk rate | %s | ≥ 80 %% | %s |" % (
-        fmt_ratio(rt, pct=True), verdict(rt and rt[0], 0.8)))
-    rt = ratio(runs, "ours-pg", "kclpy-seed")
-    lines.append("| ≥ 20× the seed-style kclpy processor | %s | ≥ 20× | %s |" % (fmt_ratio(rt), verdict(rt and rt[0], 20)))
-    rt = ratio(runs, "ours-pg-durable", "kclpy-seed-durable")
-    if rt:
-        lines.append("| ≥ 20× the seed-style kclpy processor, %s | %s | ≥ 20× | %s |" % (
-            DURABLE, fmt_ratio(rt), verdict(rt[0], 20)))
-        rt = ratio(runs, "ours-pg-durable", "pgx-bulk-durable")
-        lines.append("| into PostgreSQL ≥ 80 %% of the direct pgx bulk rate, %s | %s | ≥ 80 %% | %s |" % (
-            DURABLE, fmt_ratio(rt, pct=True), verdict(rt and rt[0], 0.8)))
-    rt = ratio(runs, "ours-pg", "kclpy-batched")
-    lines.append("| ≥ 2× the batched kclpy processor | %s | ≥ 2× | %s |" % (fmt_ratio(rt), verdict(rt and rt[0], 2)))
-    for name in ("ours-discard", "ours-pg"):
+    for name in ("ours-pg", "ours-crate"):
+        if name in runs:
+            cpu = [r["child_cpu_s"] / r["records"] * 1e6 for r in runs[name]]
+            lines.append("| CPU per record of our child, %s (child process only, database not included) | %s µs | "
+                         "state it | stated |" % (name, spread(cpu, lambda v: "%.1f" % v)))
+    for name in ("ours-discard", "ours-pg", "ours-crate"):
         if name in runs:
             rss = max(r["child_peak_rss_mib"] for r in runs[name])
-            lines.append("| child RSS ≤ 64 MiB with %s-record batches (%s) | %.0f MiB peak (max over runs) | ≤ 64 MiB | %s |" % (
+            lines.append("| child peak RSS ≤ 64 MiB, 1 KB records in %s-record batches (%s) | %.0f MiB (max over runs) | ≤ 64 MiB | %s |" % (
                 fmt_int(runs[name][0]["batch_size"]), name, rss, verdict(rss, 64, higher=False)))
+    for name in ("ours-pg-100k", "ours-crate-100k"):
+        if name in runs:
+            r = runs[name][0]
+            mb = r["batch_size"] * r["record_size"] / 1e6
+            lines.append("| child peak RSS, 100 KB records in %s-record batches (%.0f MB, what one GetRecords call can return), %s "
+                         "| %.0f MiB | bounded: ≤ 64 MiB + 3 batches | %s |" % (
+                             fmt_int(r["batch_size"]), mb, name, r["child_peak_rss_mib"],
+                             verdict(r["child_peak_rss_mib"], 64 + 3 * mb * 1e6 / 2**20, higher=False)))
+    if "ours-discard-100k-10000" in runs:
+        r = runs["ours-discard-100k-10000"][0]
+        lines.append("| child peak RSS, 100 KB records in 10,000-record batches (1 GB of records, a %.1f GB protocol line), discard "
+                     "| %s | bounded (must not blow the memory limit) | %s |" % (
+                         r["input_bytes"] / r["batches"] / 1e9,
+                         ("%.0f MiB" % r["child_peak_rss_mib"]) if ok(r) else "failed: " + (r.get("error") or "")[:80],
+                         verdict(r["child_peak_rss_mib"], 1024, higher=False) if ok(r) else "**missed**"))
     return lines
 
 
 def ratio_table(runs):
-    pairs = [("ours-pg", "pgx-bulk"), ("ours-pg", "kclpy-seed"), ("ours-pg", "kclpy-batched"),
-             ("ours-pg-durable", "pgx-bulk-durable"), ("ours-pg-durable", "kclpy-seed-durable"),
-             ("ours-discard", "kclpy-discard"), ("ours-discard", "driver-null")]
-    lines = ["| ratio of records/s | median of the ratios within a repetition | range |", "|---|---|---|"]
+    pairs = [("ours-crate", CRATE_LIMIT), ("ours-crate", "kclpy-seed-crate"), ("ours-crate", CRATE_BATCHED),
+             ("ours-crate-cdc", "ours-crate"),
+             ("ours-pg", PG_LIMIT), ("ours-pg", "kclpy-seed"), ("ours-pg", "kclpy-batched"), ("ours-pg-cdc", "ours-pg"),
+             ("ours-pg-durable", "pgx-pg-durable"), ("ours-pg-durable", "kclpy-seed-durable"),
+             ("ours-discard", "kclpy-discard"), ("ours-discard", "driver-null"),
+             ("ours-crate", "ours-pg"), (CRATE_LIMIT, PG_LIMIT)]
+    lines = ["| ratio of records/s (a list: its fastest run in each repetition) | median of the ratios within a repetition | range |",
+             "|---|---|---|"]
+    name = lambda x: x if isinstance(x, str) else "best of (" + ", ".join(x) + ")"
     for a, b in pairs:
         rt = ratio(runs, a, b)
         if rt:
-            lines.append("| %s ÷ %s | **%.2f** | %.2f – %.2f |" % (a, b, rt[0], rt[1], rt[2]))
-    # What the database allows at best: a child that reached pgx's own COPY
-    # rate would be this many times the seed style.
-    for a, b in [("pgx-bulk", "kclpy-seed"), ("pgx-bulk-durable", "kclpy-seed-durable")]:
+            lines.append("| %s ÷ %s | **%.2f** | %.2f – %.2f |" % (name(a), name(b), rt[0], rt[1], rt[2]))
+    # What the database allows at best: a child that reached the limit
+    # would be this many times the seed style.
+    for a, b in [(CRATE_LIMIT, "kclpy-seed-crate"), (CRATE_LIMIT, CRATE_BATCHED), (PG_LIMIT, "kclpy-seed"),
+                 (PG_LIMIT, "kclpy-batched"), ("pgx-pg-durable", "kclpy-seed-durable")]:
         rt = ratio(runs, a, b)
         if rt:
-            lines.append("| %s ÷ %s (pgx COPY itself against the seed style, on that server) | %.2f | %.2f – %.2f |" % (
-                a, b, rt[0], rt[1], rt[2]))
+            lines.append("| %s ÷ %s (the database limit itself against that contender) | %.2f | %.2f – %.2f |" % (
+                name(a), name(b), rt[0], rt[1], rt[2]))
     return lines
 
 

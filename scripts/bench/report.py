@@ -372,6 +372,8 @@ AREAS = [
     ("kcl: line reading and the rest of the loop", r"/processor/kcl\."),
     ("payload validation (processor/decode)", r"/processor/decode\.|^unicode/utf8\.|^encoding/json\."),
     ("row building and the processor (processor/ingest)", r"/processor/ingest\."),
+    ("fitting payloads to the table's sub-columns (processor/shape)", r"/processor/shape\."),
+    ("CDC decoding (processor/cdc)", r"/processor/cdc\."),
     ("sink (processor/sink)", r"/processor/sink\."),
     ("pgx encoding and protocol", r"github\.com/jackc/"),
     ("copying (runtime.memmove)", r"^runtime\.memmove"),
@@ -396,7 +398,7 @@ def pprof_areas(path):
 
 def profile_section(results):
     out = []
-    for run in ("ours-discard", "ours-pg"):
+    for run in ("ours-discard", "ours-pg", "ours-crate"):
         top = os.path.join(results, "profile", run + ".top.txt")
         full = os.path.join(results, "profile", run + ".all.txt")
         if not os.path.exists(top):

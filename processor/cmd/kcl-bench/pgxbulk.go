@@ -32,6 +32,7 @@ type pgxBulkConfig struct {
 	seed       int64
 	chunk      int
 	valuesRows int
+	aux        bool
 	lineBatch  int
 	jsonOut    string
 }
@@ -76,6 +77,7 @@ func parsePgxBulkFlags(args []string) (pgxBulkConfig, error) {
 	fs.Int64Var(&c.seed, "seed", 1, "record generator seed")
 	fs.IntVar(&c.chunk, "chunk", 10000, "rows per round trip (the child's: sink.batchMaxRecords and the daemon's batch)")
 	fs.IntVar(&c.valuesRows, "values-rows", 1000, "rows per multi-row VALUES statement (method values)")
+	fs.BoolVar(&c.aux, "aux", false, "method batch: the sink's exact statement, with payload_aux and payload_text (NULL)")
 	fs.IntVar(&c.lineBatch, "batch", 10000, "records per processRecords line, only to report the equivalent protocol MB/s")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the result as JSON to this file")
 	if err := fs.Parse(args); err != nil {
@@ -147,7 +149,10 @@ func pgxBulk(ctx context.Context, c pgxBulkConfig) (*Result, error) {
 		what += fmt.Sprintf(" (%d rows per statement)", c.valuesRows)
 	}
 	res.Child = []string{"pgx " + what, dbName + " " + c.table}
-	w := bulkWriter{conn: conn, table: ident, crate: crate, valuesRows: c.valuesRows}
+	w := bulkWriter{conn: conn, table: ident, crate: crate, valuesRows: c.valuesRows, aux: c.aux}
+	if c.aux {
+		res.Child[0] += " (with payload_aux, payload_text)"
+	}
 	write := map[string]func(context.Context, []bulkRow) error{
 		methodCopyBinary: w.copyBinary, methodCopy: w.copyFrom, methodBatch: w.batch,
 		methodUnnest: w.unnest, methodValues: w.values,
@@ -181,6 +186,7 @@ type bulkWriter struct {
 	table      pgx.Identifier
 	crate      bool
 	valuesRows int
+	aux        bool
 	buf        []byte // copyBinary's reused encoding buffer
 }
 
@@ -252,9 +258,17 @@ func checkTag(tag string) error {
 func (w *bulkWriter) batch(ctx context.Context, rows []bulkRow) error {
 	sql := `INSERT INTO ` + w.table.Sanitize() + ` (` + bulkColumnList + `) VALUES ($1::TEXT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::TIMESTAMPTZ, $6::` +
 		w.payloadCast() + `) ON CONFLICT ("shard_id", "seq", "sub_seq") DO NOTHING`
+	if w.aux {
+		sql = `INSERT INTO ` + w.table.Sanitize() + ` (` + bulkColumnList + `, "payload_aux", "payload_text") VALUES ($1::TEXT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::TIMESTAMPTZ, $6::` +
+			w.payloadCast() + `, $7::` + w.payloadCast() + `, $8::TEXT) ON CONFLICT ("shard_id", "seq", "sub_seq") DO NOTHING`
+	}
 	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(rows))}
 	for i := range rows {
 		r := &rows[i]
+		if w.aux {
+			b.Queue(sql, r.shard, r.seq, r.subSeq, r.pkey, r.arrived, string(r.payload), nil, nil)
+			continue
+		}
 		b.Queue(sql, r.shard, r.seq, r.subSeq, r.pkey, r.arrived, string(r.payload))
 	}
 	return w.sendBatch(ctx, b, len(rows))

@@ -66,11 +66,28 @@ ensure_user() {
 	id crate >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin crate
 }
 
+# jvm_pid PID: the CrateDB JVM among PID and its descendants. The pid file
+# names the JVM; a pid file written by an older version of this script
+# names the launching subshell, whose child (runuser, as root) runs the JVM.
+jvm_pid() {
+	local queue=("$1") p c
+	while [ ${#queue[@]} -gt 0 ]; do
+		p=${queue[0]}
+		queue=("${queue[@]:1}")
+		if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = java ] && grep -q 'io.crate.bootstrap.CrateDB' "/proc/$p/cmdline" 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+		for c in $(pgrep -P "$p" 2>/dev/null); do queue+=("$c"); done
+	done
+	return 1
+}
+
 alive() {
 	[ -f "$pidfile" ] || return 1
 	local pid
 	pid=$(cat "$pidfile")
-	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q 'io.crate.bootstrap.CrateDB' "/proc/$pid/cmdline" 2>/dev/null
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && jvm_pid "$pid" >/dev/null
 }
 
 answers() {
@@ -113,7 +130,14 @@ start() {
 	# shellcheck disable=SC2086
 	as_crate "$java" "${jvm[@]}" -cp "$h/lib/*" io.crate.bootstrap.CrateDB "${settings[@]}" \
 		>"$log" 2>&1 </dev/null &
-	echo $! >"$pidfile"
+	# Record the JVM itself: signals to the launching subshell or to
+	# runuser do not reach it.
+	local launcher=$! jvm=""
+	for _ in $(seq 1 100); do
+		jvm=$(jvm_pid "$launcher") && break
+		sleep 0.1
+	done
+	echo "${jvm:-$launcher}" >"$pidfile"
 	local deadline=$(($(date +%s) + CRATE_WAIT))
 	until answers; do
 		if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
@@ -135,7 +159,7 @@ start() {
 stop() {
 	if alive; then
 		local pid
-		pid=$(cat "$pidfile")
+		pid=$(jvm_pid "$(cat "$pidfile")")
 		kill -TERM "$pid" 2>/dev/null || true
 		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$pid" 2>/dev/null || true
@@ -148,7 +172,7 @@ case "${1:-}" in
 start) start ;;
 stop) stop ;;
 url) url ;;
-pid) alive && cat "$pidfile" ;;
+pid) alive && jvm_pid "$(cat "$pidfile")" ;;
 *)
 	echo "usage: $0 start|stop|url|pid" >&2
 	exit 2

@@ -80,7 +80,10 @@ def load_runs(results):
 
 
 def sort_key(name):
-    return (ORDER.index(name) if name in ORDER else len(ORDER), name)
+    m = re.match(r"(.*)-c(\d+)$", name)  # the chunk sweep, by method, then chunk size
+    if m:
+        return (len(ORDER), m.group(1), int(m.group(2)))
+    return (ORDER.index(name) if name in ORDER else len(ORDER), name, 0)
 
 
 def med(xs):

@@ -81,7 +81,11 @@ var ErrNotObject = errors.New("shape: not a JSON object")
 // cols may be nil for rules that are not typed. Duplicate keys are merged,
 // the last value winning, in every result.
 func (r Rules) Split(doc []byte, cols *Columns, mode Mode) (Result, error) {
-	v, err := parse(doc)
+	// The parsed tree lives in sc until Split returns; the result holds
+	// doc or bytes of its own, never the tree.
+	sc := getScratch()
+	defer sc.release()
+	v, err := parse(doc, sc)
 	if err != nil {
 		return Result{}, err
 	}

@@ -1,7 +1,8 @@
 """Shared set-up for the amazon-kclpy benchmark contenders.
 
 Environment:
-  BENCH_DATABASE_URL  PostgreSQL URL (required by the SQL contenders)
+  BENCH_DATABASE_URL  PostgreSQL or CrateDB URL (required by the SQL contenders;
+                      CrateDB is detected by its crate_version parameter)
   BENCH_TABLE         target table, created if missing (default kinesis_records)
   BENCH_LOG_DIR       directory of the processors' log files (default: cwd)
 
@@ -30,6 +31,32 @@ CREATE TABLE IF NOT EXISTS {table} (
 """
 
 
+# The same on CrateDB (the sink's layout there; scripts/bench/run.sh makes the
+# table with `kinesis-cratedb check` anyway).
+CREATE_TABLE_CRATEDB = """
+CREATE TABLE IF NOT EXISTS {table} (
+    shard_id      TEXT        NOT NULL,
+    seq           TEXT        NOT NULL,
+    sub_seq       BIGINT      NOT NULL,
+    partition_key TEXT,
+    arrived_at    TIMESTAMP WITH TIME ZONE,
+    payload       OBJECT(DYNAMIC),
+    written_at    TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP,
+    PRIMARY KEY (shard_id, seq, sub_seq)
+)
+"""
+
+
+def is_cratedb(conn):
+    """CrateDB announces itself with the crate_version parameter."""
+    return bool(conn.info.parameter_status("crate_version"))
+
+
+def payload_type(conn):
+    """The payload parameter's cast: CrateDB's object or jsonb."""
+    return "OBJECT" if is_cratedb(conn) else "JSONB"
+
+
 def database_url():
     url = os.environ.get("BENCH_DATABASE_URL")
     if not url:
@@ -41,10 +68,16 @@ def table_name():
     return os.environ.get("BENCH_TABLE", "kinesis_records")
 
 
+def table_ident(table):
+    """A [schema.]table name as an identifier."""
+    return sql.Identifier(*table.split("."))
+
+
 def ensure_table(conn, table):
     """Creates the table (autocommit or not, the DDL is committed here)."""
+    ddl = CREATE_TABLE_CRATEDB if is_cratedb(conn) else CREATE_TABLE
     with conn.cursor() as cur:
-        cur.execute(sql.SQL(CREATE_TABLE).format(table=sql.Identifier(table)))
+        cur.execute(sql.SQL(ddl).format(table=table_ident(table)))
     if not conn.autocommit:
         conn.commit()
 
@@ -53,7 +86,7 @@ def insert_statement(table, payload_placeholder="%s"):
     return sql.SQL(
         "INSERT INTO {table} (shard_id, seq, sub_seq, partition_key, arrived_at, payload) "
         "VALUES (%s, %s, %s, %s, %s, " + payload_placeholder + ") ON CONFLICT DO NOTHING"
-    ).format(table=sql.Identifier(table))
+    ).format(table=table_ident(table))
 
 
 def arrival(record):

@@ -12,7 +12,7 @@ import time
 import psycopg
 from amazon_kclpy import kcl
 from amazon_kclpy.v3 import processor
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json, Jsonb
 
 import bench_common
 
@@ -37,6 +37,8 @@ class RecordProcessor(processor.RecordProcessorBase):
         table = bench_common.table_name()
         bench_common.ensure_table(self._conn, table)
         self._insert = bench_common.insert_statement(table)
+        # CrateDB takes objects as json (it has no jsonb type).
+        self._adapt = Json if bench_common.is_cratedb(self._conn) else Jsonb
         logger.info("initialized shard %s at %s", self._shard_id, initialize_input.sequence_number)
 
     def process_record(self, record, seq, sub_seq):
@@ -44,7 +46,7 @@ class RecordProcessor(processor.RecordProcessorBase):
         with self._conn.cursor() as cur:
             cur.execute(
                 self._insert,
-                (self._shard_id, str(seq), sub_seq, record.partition_key, bench_common.arrival(record), Jsonb(doc)),
+                (self._shard_id, str(seq), sub_seq, record.partition_key, bench_common.arrival(record), self._adapt(doc)),
             )
 
     def should_update_sequence(self, sequence_number, sub_sequence_number):

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Creates the Python virtualenv of the amazon-kclpy contenders (idempotent).
+# Creates the Python virtualenv of the amazon-kclpy contenders (idempotent):
+# amazon-kclpy, psycopg 3 (PostgreSQL, and CrateDB over pgwire) and crate
+# (CrateDB's own client, HTTP).
 #
 #   scripts/bench/setup-venv.sh      -> .stack/bench-venv (git-ignored)
 #
@@ -19,8 +21,8 @@ python=${PYTHON:-python3}
 if [ ! -x "$venv/bin/python" ]; then
 	"$python" -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c 'import amazon_kclpy, psycopg' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import amazon_kclpy, psycopg, crate.client' 2>/dev/null; then
 	"$venv/bin/pip" install --quiet --disable-pip-version-check \
-		'amazon-kclpy==3.1.3' 'psycopg[binary]==3.3.9'
+		'amazon-kclpy==3.1.3' 'psycopg[binary]==3.3.9' 'crate==2.3.0'
 fi
 echo "$venv/bin/python"

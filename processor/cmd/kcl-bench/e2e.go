@@ -218,7 +218,7 @@ func e2e(ctx context.Context, c e2eConfig) (*E2EResult, error) {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	table := pgx.Identifier(strings.Split(c.table, "."))
-	if err := expectEmpty(ctx, conn, table); err != nil {
+	if err := expectEmpty(ctx, conn, table, false); err != nil {
 		return nil, err
 	}
 

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/daemonsim"
 )
 
 // With KCL_BENCH_TEST_CHILD set the test binary is the child under test.
@@ -139,5 +142,42 @@ func TestRunCountsStdoutGarbage(t *testing.T) {
 	}
 	if res.Violations != 1 || !strings.Contains(res.ViolationLines[0], "debug output on stdout") {
 		t.Fatalf("violations %d %q, want the printed line", res.Violations, res.ViolationLines)
+	}
+}
+
+// The generated change stream is what the dynamodb-cdc decoder takes: every
+// record decodes, the mix has all three event kinds, and records are about
+// the requested size.
+func TestDynamoChangeStreamDecodes(t *testing.T) {
+	records, err := daemonsim.Generator{Seed: 7, Size: 1024}.Records(3000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dynamoChangeStream(records, 7, 1024)
+	keys, err := cdc.ParseDynamoKeys(CDCKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := cdc.NewDynamoDB("bench", keys, nil, cdc.Base64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for i, r := range records {
+		if len(r.Data) < 900 || len(r.Data) > 1200 {
+			t.Fatalf("record %d: %d bytes", i, len(r.Data))
+		}
+		ev, err := dec.Decode(cdc.Record{ShardID: "s", SequenceNumber: r.SequenceNumber, Data: r.Data})
+		if err != nil || ev.Change == nil {
+			t.Fatalf("record %d: %v (%+v)\n%s", i, err, ev, r.Data)
+		}
+		var head struct{ EventName string }
+		if err := json.Unmarshal(r.Data, &head); err != nil {
+			t.Fatal(err)
+		}
+		kinds[head.EventName]++
+	}
+	if kinds["INSERT"] == 0 || kinds["MODIFY"] == 0 || kinds["REMOVE"] == 0 {
+		t.Fatalf("event kinds %v", kinds)
 	}
 }

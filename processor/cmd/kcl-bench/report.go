@@ -31,7 +31,7 @@ func printTable(w io.Writer, r *Result) {
 	row("records", "%d × %d B in %d batches of ≤ %d", r.Records, r.RecordSize, r.Batches, r.BatchSize)
 	row("protocol input", "%.1f MB", float64(r.InputBytes)/1e6)
 	row("child start-up", "%.3f s (spawn to initialize status)", r.StartupSeconds)
-	row("wall time", "%.3f s (processRecords stream)", r.WallSeconds)
+	row("wall time", "%.3f s (first processRecords to the shutdownRequested status; %.3f s to the last processRecords status)", r.WallSeconds, r.StreamSeconds)
 	row("records/s", "%.0f", r.RecordsPerSec)
 	row("MB/s", "%.1f (protocol input)", r.MBPerSec)
 	row("batch latency", "p50 %.1f ms, p99 %.1f ms, max %.1f ms", r.LatencyMs.P50, r.LatencyMs.P99, r.LatencyMs.Max)

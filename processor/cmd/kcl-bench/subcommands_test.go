@@ -219,3 +219,58 @@ func testTrackerSeesRowsAsTheyCommit(t *testing.T, db pgtest.DB) {
 		t.Fatalf("latencies %+v, last visible %v", vis, tr.lastVisible())
 	}
 }
+
+// Every pgx-bulk method writes every record, on PostgreSQL
+// (TEST_DATABASE_URL) and CrateDB (TEST_CRATEDB_URL), into a table of the
+// sink's layout; COPY is refused on CrateDB.
+func TestPgxBulkMethods(t *testing.T) {
+	for _, db := range []struct{ name, env string }{{"postgresql", "TEST_DATABASE_URL"}, {"cratedb", "TEST_CRATEDB_URL"}} {
+		t.Run(db.name, func(t *testing.T) {
+			url := os.Getenv(db.env)
+			if url == "" {
+				t.Skip(db.env + " not set")
+			}
+			ctx := context.Background()
+			conn, err := pgx.Connect(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(ctx)
+			crate := db.name == "cratedb"
+			payload := "JSONB"
+			if crate {
+				payload = "OBJECT(DYNAMIC)"
+			}
+			for _, m := range bulkMethods {
+				t.Run(m, func(t *testing.T) {
+					table := fmt.Sprintf("kcl_bench_%s_%d", strings.ReplaceAll(m, "-", "_"), time.Now().UnixNano())
+					if _, err := conn.Exec(ctx, `CREATE TABLE `+table+` (shard_id TEXT NOT NULL, seq TEXT NOT NULL, sub_seq BIGINT NOT NULL,
+						partition_key TEXT, arrived_at TIMESTAMPTZ, payload `+payload+`, PRIMARY KEY (shard_id, seq, sub_seq))`); err != nil {
+						t.Fatal(err)
+					}
+					defer func() { _, _ = conn.Exec(context.Background(), "DROP TABLE IF EXISTS "+table) }()
+					_, err := pgxBulk(ctx, pgxBulkConfig{url: url, table: table, method: m, records: 1500, size: 400, seed: 3,
+						chunk: 600, valuesRows: 250, lineBatch: 1000})
+					if crate && (m == methodCopy || m == methodCopyBinary) {
+						if err == nil || !strings.Contains(err.Error(), "no COPY") {
+							t.Fatalf("COPY on CrateDB: %v", err)
+						}
+						return
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					if crate {
+						if _, err := conn.Exec(ctx, "REFRESH TABLE "+table); err != nil {
+							t.Fatal(err)
+						}
+					}
+					var rows int
+					if err := conn.QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&rows); err != nil || rows != 1500 {
+						t.Fatalf("%d rows, %v", rows, err)
+					}
+				})
+			}
+		})
+	}
+}

@@ -112,7 +112,7 @@ func FromProperties(props Properties, environ []string) (Settings, error) {
 		Format:              r.oneOf("sink.format", FormatJSON, FormatJSON, FormatRaw, FormatDynamoDBCDC, FormatDMS),
 		ObjectPolicy:        r.oneOf("sink.objectPolicy", "dynamic", "dynamic", "ignored"),
 		CreateTables:        r.boolean("sink.createTables", true),
-		BatchMaxRecords:     r.integer("sink.batchMaxRecords", 10000, 1, 100000),
+		BatchMaxRecords:     r.integer("sink.batchMaxRecords", 0, 0, 100000), // 0: the sink's default for the database
 		Pipeline:            r.boolean("sink.pipeline", true),
 		CheckpointInterval:  r.millis("sink.checkpointIntervalMillis", 10*time.Second),
 		ProgressInterval:    r.millis("sink.progressIntervalMillis", 10*time.Second),

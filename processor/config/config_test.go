@@ -85,7 +85,7 @@ func TestInvalidSettingsNameTheKey(t *testing.T) {
 		{"bad policy", map[string]string{"sink.objectPolicy": "strict"}, "sink.objectPolicy"},
 		{"bad bool", map[string]string{"sink.createTables": "maybe"}, "sink.createTables"},
 		{"bad number", map[string]string{"sink.batchMaxRecords": "lots"}, "sink.batchMaxRecords"},
-		{"out of range", map[string]string{"sink.batchMaxRecords": "0"}, "sink.batchMaxRecords"},
+		{"out of range", map[string]string{"sink.batchMaxRecords": "-1"}, "sink.batchMaxRecords"},
 		{"bad level", map[string]string{"sink.logLevel": "loud"}, "sink.logLevel"},
 		{"backoff order", map[string]string{"sink.retryInitialBackoffMillis": "5000", "sink.retryMaxBackoffMillis": "100"}, "sink.retryMaxBackoffMillis"},
 		{"wait beyond daemon timeout", map[string]string{"timeoutInSeconds": "60", "sink.retryMaxWaitMillis": "59000"}, "sink.retryMaxWaitMillis"},

@@ -213,14 +213,16 @@ func columnExists(err error) bool {
 // payload_text in a table without them.
 var errNoAuxColumns = errors.New("the record has values the payload column cannot take, and the table has no payload_aux and payload_text columns to keep them")
 
-// fitArgs are a fitted payload as statement parameters.
-func fitArgs(f fitted) (main string, aux, full any) {
-	main = string(f.main)
+// fitArgs are a fitted payload as statement parameters: the bytes
+// themselves (pgx sends them as the JSON and text they are), not string
+// copies, which a 10,000-row batch would hold all at once.
+func fitArgs(f fitted) (main, aux, full any) {
+	main = f.main
 	if f.aux != nil {
-		aux = string(f.aux)
+		aux = f.aux
 	}
 	if f.full != nil {
-		full = string(f.full)
+		full = string(f.full) // TEXT: a []byte would go as bytea
 	}
 	return main, aux, full
 }

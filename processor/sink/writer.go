@@ -56,8 +56,12 @@ type Config struct {
 	Retry           RetryPolicy
 	Logger          zerolog.Logger
 
-	// ChunkSize bounds the rows sent in one round trip; default 10000, the
-	// most the daemon delivers at once, so a batch is one COPY.
+	// ChunkSize bounds the rows sent in one round trip. Default: 10000 on
+	// PostgreSQL, the most the daemon delivers at once, so a batch is one
+	// COPY; 2000 on CrateDB, where a pgx batch holds every queued row's
+	// parameters until it is sent, and 2000 rows took less memory and CPU
+	// than 10000 at the same rate (kcl-bench, 50,000 1 KB records: peak
+	// RSS 72 against 103 MiB).
 	ChunkSize int
 	// AttemptTimeout bounds one database round trip so a silently dead
 	// connection is noticed; it then counts as a transient error. Default 2m
@@ -72,6 +76,7 @@ type Config struct {
 
 const (
 	defaultChunkSize      = 10000
+	defaultCrateChunkSize = 2000
 	defaultAttemptTimeout = 2 * time.Minute
 )
 
@@ -135,9 +140,7 @@ func Open(ctx context.Context, databaseURL string, cfg Config) (*Writer, error) 
 		attemptTimeout: cfg.AttemptTimeout,
 		log:            cfg.Logger,
 	}
-	if w.chunkSize <= 0 {
-		w.chunkSize = defaultChunkSize
-	}
+
 	if w.attemptTimeout <= 0 {
 		w.attemptTimeout = defaultAttemptTimeout
 	}
@@ -161,6 +164,12 @@ func (w *Writer) setup(ctx context.Context, cfg Config, policy string) error {
 	}
 	w.retry.dialect = w.dialect
 	startup.dialect = w.dialect
+	if w.chunkSize <= 0 {
+		w.chunkSize = defaultChunkSize
+		if w.dialect == CrateDB {
+			w.chunkSize = defaultCrateChunkSize
+		}
+	}
 	w.method = methodBatch
 	if w.dialect == PostgreSQL {
 		// Fastest idempotent path measured (bench_test.go).

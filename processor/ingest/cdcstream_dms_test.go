@@ -289,6 +289,35 @@ func jsonModel(v any) ddbValue {
 	panic(fmt.Sprintf("jsonModel: %T", v))
 }
 
+// runDMSStream sends a generated DMS stream of table public.orders (layout,
+// column types) through the processor into a fresh table and returns the
+// stream, the run, the table and its dead-letter count.
+func runDMSStream(t *testing.T, db pgtest.DB, seed uint64, layout cdc.Layout, prefix, columnTypes string) (*dmsStream, *goldenRun, string, int) {
+	t.Helper()
+	s := generateDMSStream(seed, 200, 1500, layout == cdc.Direct)
+	base := randomName(t, prefix)
+	sources, err := cdc.ParseDMSTables("public.orders:id", layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cdc.ApplyColumnTypes(sources, columnTypes); err != nil {
+		t.Fatal(err)
+	}
+	table := "public." + base + "_orders"
+	if err := cdc.ApplyTableMapping(sources, "public.orders="+table); err != nil {
+		t.Fatal(err)
+	}
+	g := newGoldenRunChunk(t, db, base, cdc.NewDMS(sources, cdc.ControlIgnore), 50)
+	at := 0
+	for _, n := range s.batches {
+		if err := g.p.ProcessRecords(context.Background(), kcl.ProcessRecordsInput{Records: s.delivered[at : at+n]}); err != nil {
+			t.Fatalf("batch at %d: %v", at, err)
+		}
+		at += n
+	}
+	return s, g, table, g.deadLetterCount()
+}
+
 // TestCDCStreamDMS runs generated DMS streams (universal layout) into both
 // databases; like TestCDCStreamDynamoDB, the live view must be the source
 // table with data and aux merged, and nothing may be dead-lettered.
@@ -296,29 +325,8 @@ func TestCDCStreamDMS(t *testing.T) {
 	pgtest.Each(t, func(t *testing.T, db pgtest.DB) {
 		for _, seed := range []uint64{1, 2} {
 			t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
-				s := generateDMSStream(seed, 200, 1500, false)
-				base := randomName(t, "stream_dms")
-				sources, err := cdc.ParseDMSTables("public.orders:id", cdc.Document)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := cdc.ApplyColumnTypes(sources, "public.orders.id:BIGINT, public.orders.customer:TEXT, "+
-					"public.orders.placed:TIMESTAMP, public.orders.paid:BOOLEAN, public.orders.meta:OBJECT"); err != nil {
-					t.Fatal(err)
-				}
-				table := "public." + base + "_orders"
-				if err := cdc.ApplyTableMapping(sources, "public.orders="+table); err != nil {
-					t.Fatal(err)
-				}
-				g := newGoldenRunChunk(t, db, base, cdc.NewDMS(sources, cdc.ControlIgnore), 50)
-				at := 0
-				for _, n := range s.batches {
-					if err := g.p.ProcessRecords(context.Background(), kcl.ProcessRecordsInput{Records: s.delivered[at : at+n]}); err != nil {
-						t.Fatalf("batch at %d: %v", at, err)
-					}
-					at += n
-				}
-				dead := g.deadLetterCount()
+				s, g, table, dead := runDMSStream(t, db, seed, cdc.Document, "stream_dms", "public.orders.id:BIGINT, public.orders.customer:TEXT, "+
+					"public.orders.placed:TIMESTAMP, public.orders.paid:BOOLEAN, public.orders.meta:OBJECT")
 				var mism []string
 				seen := map[int64]bool{}
 				inAux := 0
@@ -370,29 +378,8 @@ func TestCDCStreamDMSDirect(t *testing.T) {
 	pgtest.Each(t, func(t *testing.T, db pgtest.DB) {
 		for _, seed := range []uint64{1, 2} {
 			t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
-				s := generateDMSStream(seed, 200, 1500, true)
-				base := randomName(t, "stream_dmsd")
-				sources, err := cdc.ParseDMSTables("public.orders:id", cdc.Direct)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := cdc.ApplyColumnTypes(sources, "public.orders.id:BIGINT, public.orders.customer:TEXT, public.orders.total:DOUBLE, "+
-					"public.orders.placed:TIMESTAMP, public.orders.paid:BOOLEAN, public.orders.meta:OBJECT, public.orders.note:TEXT, public.orders.qty:BIGINT"); err != nil {
-					t.Fatal(err)
-				}
-				table := "public." + base + "_orders"
-				if err := cdc.ApplyTableMapping(sources, "public.orders="+table); err != nil {
-					t.Fatal(err)
-				}
-				g := newGoldenRunChunk(t, db, base, cdc.NewDMS(sources, cdc.ControlIgnore), 50)
-				at := 0
-				for _, n := range s.batches {
-					if err := g.p.ProcessRecords(context.Background(), kcl.ProcessRecordsInput{Records: s.delivered[at : at+n]}); err != nil {
-						t.Fatalf("batch at %d: %v", at, err)
-					}
-					at += n
-				}
-				dead := g.deadLetterCount()
+				s, g, table, dead := runDMSStream(t, db, seed, cdc.Direct, "stream_dmsd", "public.orders.id:BIGINT, public.orders.customer:TEXT, public.orders.total:DOUBLE, "+
+					"public.orders.placed:TIMESTAMP, public.orders.paid:BOOLEAN, public.orders.meta:OBJECT, public.orders.note:TEXT, public.orders.qty:BIGINT")
 				g.db.Refresh(t, g.conn, table)
 				rows, err := g.conn.Query(context.Background(), `SELECT id, customer, total, placed, paid, meta, note, qty FROM `+table+`_live`)
 				if err != nil {

@@ -44,6 +44,9 @@ vet:
 
 # All tests. scripts/test.sh starts PostgreSQL and the emulators, runs
 # `go test ./...` and stops everything it started.
+# CRATEDB_HOME names the CrateDB the tests start (any tarball layout); by
+# default the shared one beside this clone, when there is one.
+test: export CRATEDB_HOME ?= $(wildcard $(CURDIR)/../shared/crate-6.4.3)
 test: deps build vet
 	scripts/test.sh
 

@@ -35,6 +35,15 @@ type badInput struct {
 	// whole, coalesce(payload_text, payload::TEXT), compared as JSON values
 	// with exact numbers ("" = no check).
 	crateWant, crateWhole string
+	// oneShard sends the record to the first shard (ExplicitHashKey 0),
+	// so that such records reach one child in their order. The flip-*
+	// cases test a key whose type changes from record to record; in
+	// CrateDB the first value of a key makes its sub-column, and a child
+	// fits later values to it. Two children that see a new key at the same
+	// moment with different types race to make it, and CrateDB converts
+	// the loser's value silently (1 into TEXT as "1"): a limit README
+	// "What lands in the database" states, not tested here.
+	oneShard bool
 }
 
 // forDB returns the case as the database at hand must treat it.
@@ -74,11 +83,11 @@ func badInputs() []badInput {
 		{key: "case-dot-key", data: []byte(`{"a.b":1,"n":{"c.d":"x"}}`), want: "table", check: `payload->>'a.b' = '1' AND payload->'n'->>'c.d' = 'x'`, crateWhole: `{"a.b":1,"n":{"c.d":"x"}}`},
 		// The same key with another type in each record: one column type in
 		// CrateDB (the later ones go to payload_aux there), JSONB has none.
-		{key: "case-flip-number", data: []byte(`{"flip":1}`), want: "table", check: `jsonb_typeof(payload->'flip') = 'number'`, crateWhole: `{"flip":1}`},
-		{key: "case-flip-string", data: []byte(`{"flip":"one"}`), want: "table", check: `jsonb_typeof(payload->'flip') = 'string'`, crateWhole: `{"flip":"one"}`},
-		{key: "case-flip-object", data: []byte(`{"flip":{"x":1}}`), want: "table", check: `jsonb_typeof(payload->'flip') = 'object'`, crateWhole: `{"flip":{"x":1}}`},
-		{key: "case-flip-array", data: []byte(`{"flip":[1,"a"]}`), want: "table", check: `jsonb_typeof(payload->'flip') = 'array'`, crateWhole: `{"flip":[1,"a"]}`},
-		{key: "case-flip-null", data: []byte(`{"flip":null}`), want: "table", check: `jsonb_typeof(payload->'flip') = 'null'`, crateWhole: `{"flip":null}`},
+		{key: "case-flip-number", data: []byte(`{"flip":1}`), want: "table", check: `jsonb_typeof(payload->'flip') = 'number'`, crateWhole: `{"flip":1}`, oneShard: true},
+		{key: "case-flip-string", data: []byte(`{"flip":"one"}`), want: "table", check: `jsonb_typeof(payload->'flip') = 'string'`, crateWhole: `{"flip":"one"}`, oneShard: true},
+		{key: "case-flip-object", data: []byte(`{"flip":{"x":1}}`), want: "table", check: `jsonb_typeof(payload->'flip') = 'object'`, crateWhole: `{"flip":{"x":1}}`, oneShard: true},
+		{key: "case-flip-array", data: []byte(`{"flip":[1,"a"]}`), want: "table", check: `jsonb_typeof(payload->'flip') = 'array'`, crateWhole: `{"flip":[1,"a"]}`, oneShard: true},
+		{key: "case-flip-null", data: []byte(`{"flip":null}`), want: "table", check: `jsonb_typeof(payload->'flip') = 'null'`, crateWhole: `{"flip":null}`, oneShard: true},
 		{key: "case-big-int", data: []byte(`{"n":123456789012345678901234567890123}`), want: "table", check: `payload->>'n' = '123456789012345678901234567890123'`, crateWhole: `{"n":123456789012345678901234567890123}`},
 		{key: "case-duplicate-key", data: []byte(`{"k":1,"k":2}`), want: "table", check: `payload->>'k' = '2'`, crateWhole: `{"k":2}`},
 		{key: "case-top-array", data: []byte(`[1,2,3]`), want: "table", check: `payload->'value' = '[1,2,3]'::jsonb`, crateWhole: `{"value":[1,2,3]}`},
@@ -227,7 +236,11 @@ func putCase(t *testing.T, kc *kinesis.Client, stream string, c badInput) *kines
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out, err := kc.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: &stream, PartitionKey: aws.String(c.key), Data: bytes.Clone(c.data)})
+	in := &kinesis.PutRecordInput{StreamName: &stream, PartitionKey: aws.String(c.key), Data: bytes.Clone(c.data)}
+	if c.oneShard {
+		in.ExplicitHashKey = aws.String("0")
+	}
+	out, err := kc.PutRecord(ctx, in)
 	if err != nil {
 		t.Fatalf("PutRecord %s (%d bytes): %v", c.key, len(c.data), err)
 	}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rs/zerolog"
 )
 
@@ -108,6 +109,7 @@ func (r retrier) do(ctx context.Context, op string, fn func(context.Context) err
 	ctx, cancel := r.policy.withMaxWait(ctx)
 	defer cancel()
 	started := time.Now()
+	var previous error // the last attempt's error, before this one
 	for attempt := 1; ; attempt++ {
 		if r.closed != nil && r.closed.Load() {
 			return attempt - 1, fmt.Errorf("%s: %w", op, ErrClosed)
@@ -118,8 +120,14 @@ func (r retrier) do(ctx context.Context, op string, fn func(context.Context) err
 		}
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			if errors.Is(ctxErr, context.DeadlineExceeded) {
+				cause := err
+				if previous != nil && (errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err)) {
+					// The deadline cut this attempt short: the error before
+					// it says what the retries were waiting out.
+					cause = previous
+				}
 				return attempt - 1, fmt.Errorf("%s: %w after %d attempts in %s (last error: %w)",
-					op, ErrDeadline, attempt, time.Since(started).Round(time.Millisecond), err)
+					op, ErrDeadline, attempt, time.Since(started).Round(time.Millisecond), cause)
 			}
 			return attempt - 1, fmt.Errorf("%s: %w (last error: %v)", op, ctxErr, err)
 		}
@@ -145,6 +153,7 @@ func (r retrier) do(ctx context.Context, op string, fn func(context.Context) err
 		if needsPoolReset(err) && r.resetPool != nil {
 			r.resetPool()
 		}
+		previous = err
 		if sleepErr := sleep(ctx, wait); sleepErr != nil {
 			return attempt, fmt.Errorf("%s: %w (last error: %v)", op, sleepErr, err)
 		}

@@ -220,3 +220,22 @@ func TestRetrierLogLevelsAndPoolResets(t *testing.T) {
 		t.Fatalf("levels %v, want a lasting transient error logged as error", levels)
 	}
 }
+
+// When the deadline cuts an attempt short, the error names what the
+// retries were waiting out, not the cut itself.
+func TestRetrierDeadlineNamesTheErrorItWaitedOut(t *testing.T) {
+	r := fastRetrier()
+	r.policy = RetryPolicy{InitialBackoff: 10 * time.Millisecond, MaxBackoff: 10 * time.Millisecond, MaxWait: 300 * time.Millisecond}
+	calls := 0
+	_, err := r.do(context.Background(), "op", func(ctx context.Context) error {
+		calls++
+		if calls < 3 {
+			return pgErr("42P01", "relation does not exist")
+		}
+		<-ctx.Done() // hangs until the deadline
+		return ctx.Err()
+	})
+	if !errors.Is(err, ErrDeadline) || !strings.Contains(err.Error(), "42P01") {
+		t.Fatalf("error %v, want the deadline and the missing relation", err)
+	}
+}

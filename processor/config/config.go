@@ -19,6 +19,7 @@ import (
 	"unicode"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/kcl"
 	"github.com/rs/zerolog"
 )
 
@@ -37,6 +38,7 @@ type Settings struct {
 	CreateTables    bool
 
 	BatchMaxRecords    int
+	BatchMaxBytes      int
 	Pipeline           bool
 	CheckpointInterval time.Duration
 	ProgressInterval   time.Duration
@@ -113,6 +115,7 @@ func FromProperties(props Properties, environ []string) (Settings, error) {
 		ObjectPolicy:        r.oneOf("sink.objectPolicy", "dynamic", "dynamic", "ignored"),
 		CreateTables:        r.boolean("sink.createTables", true),
 		BatchMaxRecords:     r.integer("sink.batchMaxRecords", 0, 0, 100000), // 0: the sink's default for the database
+		BatchMaxBytes:       r.integer("sink.batchMaxBytes", kcl.DefaultPartBytes, 1<<10, 1<<30),
 		Pipeline:            r.boolean("sink.pipeline", true),
 		CheckpointInterval:  r.millis("sink.checkpointIntervalMillis", 10*time.Second),
 		ProgressInterval:    r.millis("sink.progressIntervalMillis", 10*time.Second),

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -401,5 +402,67 @@ func testReplayChangeDeadLetters(t *testing.T, db pgtest.DB) {
 	}
 	if n := count(t, db, []string{base + "_deadletter"}, `SELECT count(*) FROM `+base+`_deadletter`); n != 0 {
 		t.Fatalf("%d dead letters left", n)
+	}
+}
+
+// TestChildStoresLargeBatchesInParts gives the child batches far larger than
+// sink.batchMaxBytes: it stores each in parts as it reads it, checkpoints only
+// at a batch's end and never ahead of what is stored, and answers each batch
+// with one status.
+func TestChildStoresLargeBatchesInParts(t *testing.T) {
+	pgtest.Each(t, testChildStoresLargeBatchesInParts)
+}
+
+func testChildStoresLargeBatchesInParts(t *testing.T, db pgtest.DB) {
+	table := uniqueTable(t)
+	var at []string
+	var ahead []string
+	cp := func(seq *string, _ *int64) string {
+		if seq == nil {
+			return ""
+		}
+		at = append(at, *seq)
+		stored := count(t, db, []string{table}, `SELECT count(*) FROM `+table)
+		if want, _ := strconv.Atoi((*seq)[len(*seq)-10:]); stored < want+1 {
+			ahead = append(ahead, fmt.Sprintf("checkpoint at record %d with %d stored", want, stored))
+		}
+		return ""
+	}
+	child := startChild(t, map[string]string{"sink.databaseUrl": db.URL, "sink.table": table,
+		"sink.checkpointIntervalMillis": "0", "sink.batchMaxBytes": "1024"}, cp)
+	ctx := context.Background()
+	if err := child.Initialize(ctx, "shardId-000000000005", ptr("TRIM_HORIZON"), ptr(int64(0))); err != nil {
+		t.Fatal(err)
+	}
+	const batches, size = 3, 300 // ~12 KB of payload per batch: a dozen parts each
+	var ends []string
+	for b := range batches {
+		recs := batch(b*size, size, jsonPayload)
+		if err := child.ProcessRecords(ctx, recs, ptr(int64(7))); err != nil {
+			t.Fatal(err)
+		}
+		ends = append(ends, recs[size-1].SequenceNumber)
+	}
+	if err := child.ShutdownRequested(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, []string{table}, `SELECT count(DISTINCT seq) FROM `+table); n != batches*size {
+		t.Fatalf("%d distinct records stored, want %d", n, batches*size)
+	}
+	if len(ahead) > 0 {
+		t.Fatalf("checkpoints ahead of the data: %v", ahead)
+	}
+	// One checkpoint per batch at most (at its last part, covering what is
+	// stored by then: with sink.pipeline that is the part before), and the
+	// shutdown's at the very end.
+	if len(at) == 0 || len(at) > batches+1 || at[len(at)-1] != ends[len(ends)-1] {
+		t.Fatalf("checkpoints %v, want at most %d, the last at %s", at, batches+1, ends[len(ends)-1])
+	}
+	if err := child.LeaseLost(ctx); err != nil {
+		t.Fatal(err)
+	}
+	exit, err := child.Close()
+	if err != nil || exit.Code != 0 || len(child.Violations()) != 0 {
+		t.Fatalf("exit %+v, %v, violations %v", exit, err, child.Violations())
 	}
 }

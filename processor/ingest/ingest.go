@@ -118,7 +118,9 @@ func (p *Processor) ProcessRecords(ctx context.Context, in kcl.ProcessRecordsInp
 			}
 		}
 	}
-	if time.Since(p.lastCP) >= p.CheckpointInterval {
+	// A part of a batch larger than the protocol's PartBytes (More) is
+	// stored like a batch, but only its last part can be checkpointed.
+	if !in.More && time.Since(p.lastCP) >= p.CheckpointInterval {
 		p.checkpoint(ctx, in.Checkpointer)
 	}
 	p.reportIfDue(ctx, false)

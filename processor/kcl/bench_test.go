@@ -8,10 +8,9 @@ package kcl
 //
 // BenchmarkDecodeProcessRecords (decode_test.go) measures decodeMessage on
 // a synthetic line; the ones here split its cost into its parts and add the
-// line reading and the status writing around it.
+// reader goroutine and the status writing around it.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -38,28 +37,8 @@ func benchLine(b *testing.B) ([]byte, []daemonsim.Record) {
 	return daemonsim.AppendProcessRecords(nil, recs, &zero), recs
 }
 
-// BenchmarkReadLine reads processRecords lines from a buffered stream into
-// a reused buffer, as conn.readLoop does.
-func BenchmarkReadLine(b *testing.B) {
-	line, _ := benchLine(b)
-	in := &daemonsim.Repeat{Body: line, N: b.N}
-	br := bufio.NewReaderSize(in, 64<<10)
-	var buf []byte
-	b.SetBytes(int64(len(line)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		var err error
-		buf, err = readLine(br, buf[:0])
-		if err != nil || len(buf) != len(line)-1 {
-			b.Fatalf("read %d bytes: %v", len(buf), err)
-		}
-	}
-	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "records/s")
-}
-
 // BenchmarkDecodeGenerated is decodeMessage on the generated batch (what the
-// child spends per line between reading it and calling the processor).
+// child spends per line, reading and decoding, before calling the processor).
 // "released" decodes into the memory of the previous, released batch, as
 // a processor that calls ProcessRecordsInput.Release gets.
 func BenchmarkDecodeGenerated(b *testing.B) {

@@ -2,7 +2,6 @@ package kcl
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,9 +13,9 @@ import (
 // died, and nothing more can be said to it.
 var ErrDaemonGone = errors.New("kcl: the daemon closed stdin")
 
-// maxRetainedLine bounds the line buffers kept between messages; a rare huge
-// batch should not pin its memory for the rest of the child's life.
-const maxRetainedLine = 64 << 20
+// maxRetainedBatch bounds the batch memory kept between messages; a rare
+// huge batch should not pin its memory for the rest of the child's life.
+const maxRetainedBatch = 64 << 20
 
 // batchMemory is the payload buffer and record slice of one batch, kept
 // for a later batch once the processor released it. Its methods on a nil
@@ -49,21 +48,20 @@ func (m *batchMemory) keep(data []byte, records []Record) {
 	if m == nil {
 		return
 	}
-	if cap(data) > maxRetainedLine {
+	if cap(data) > maxRetainedBatch {
 		data = nil
 	}
 	m.data, m.records = data, records
 }
 
-// conn is the pipe pair to the daemon. A reader goroutine reads stdin so
-// that the end of stdin is noticed even while a processor is busy; lines are
-// handed over in one reusable buffer.
+// conn is the pipe pair to the daemon. A reader goroutine reads and decodes
+// stdin so that the end of stdin is noticed even while a processor is busy;
+// it hands over one message (or part of a batch) at a time.
 type conn struct {
 	wmu sync.Mutex
 	out io.Writer
 
-	lines   chan []byte   // complete lines, without the line terminator
-	free    chan []byte   // the line buffer, given back after decoding
+	msgs    chan decoded  // decoded messages, in order
 	gone    chan struct{} // closed when stdin ended
 	readErr error         // why stdin ended; read only after gone is closed
 
@@ -74,39 +72,40 @@ type conn struct {
 	spare   *batchMemory
 }
 
-func newConn(in io.Reader, out io.Writer) *conn {
+type decoded struct {
+	m   message
+	err error
+}
+
+// newConn starts reading in; a batch whose payloads pass partBytes is
+// handed over in parts (0: DefaultPartBytes, < 0: never split).
+func newConn(in io.Reader, out io.Writer, partBytes int) *conn {
 	c := &conn{
-		out:   out,
-		lines: make(chan []byte),
-		free:  make(chan []byte, 1),
-		gone:  make(chan struct{}),
+		out:  out,
+		msgs: make(chan decoded),
+		gone: make(chan struct{}),
 	}
-	c.free <- nil
-	go c.readLoop(in)
+	if partBytes == 0 {
+		partBytes = DefaultPartBytes
+	}
+	go c.readLoop(in, partBytes)
 	return c
 }
 
-func (c *conn) readLoop(in io.Reader) {
-	br := bufio.NewReaderSize(in, 64<<10)
+func (c *conn) readLoop(in io.Reader, partBytes int) {
+	s := streamReader{br: bufio.NewReaderSize(in, 64<<10), partBytes: partBytes, take: c.takeSpare, give: c.putSpare}
+	emit := func(m message) { c.msgs <- decoded{m: m} }
 	for {
-		// Wait for input before taking a line buffer: the end of stdin is
-		// noticed at once, yet only one buffer grows to the size of the
-		// largest line, because the daemon sends the next line only after
-		// the previous one was answered (and its buffer released).
-		if _, err := br.Peek(1); err != nil {
+		// The end of stdin is noticed at once, also while a processor is
+		// busy. Only one message is decoded ahead: the daemon sends the
+		// next line only after the previous one was answered.
+		if _, err := s.br.Peek(1); err != nil {
 			c.finish(err)
 			return
 		}
-		buf := <-c.free
-		line, err := readLine(br, buf[:0])
-		if len(line) > 0 {
-			c.lines <- line
-		} else {
-			c.free <- line
-		}
-		if err != nil {
-			c.finish(err)
-			return
+		m, err := s.read(emit)
+		if err != nil || m.Action != "" || m.Records != nil {
+			c.msgs <- decoded{m: m, err: err}
 		}
 	}
 }
@@ -118,32 +117,17 @@ func (c *conn) finish(err error) {
 	close(c.gone)
 }
 
-// readLine appends the next line to buf, without its "\n" or "\r\n". A line
-// has no length limit: a processRecords message can be tens of megabytes.
-func readLine(br *bufio.Reader, buf []byte) ([]byte, error) {
-	for {
-		chunk, err := br.ReadSlice('\n')
-		buf = append(buf, chunk...)
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		buf = bytes.TrimSuffix(buf, []byte("\n"))
-		buf = bytes.TrimSuffix(buf, []byte("\r"))
-		return buf, err
-	}
-}
-
 // next returns the next message from the daemon. ErrDaemonGone means stdin
 // ended.
 func (c *conn) next(ctx context.Context) (message, error) {
 	select {
-	case line := <-c.lines:
-		return c.decode(line)
+	case d := <-c.msgs:
+		return d.m, d.err
 	case <-c.gone:
-		// A last line may still be in flight when stdin ends.
+		// A last message may still be in flight when stdin ends.
 		select {
-		case line := <-c.lines:
-			return c.decode(line)
+		case d := <-c.msgs:
+			return d.m, d.err
 		default:
 		}
 		if c.readErr != nil {
@@ -153,26 +137,6 @@ func (c *conn) next(ctx context.Context) (message, error) {
 	case <-ctx.Done():
 		return message{}, context.Cause(ctx)
 	}
-}
-
-// decode parses a line and gives its buffer back to the reader. The
-// records of a batch are decoded into the spare memory, if any.
-func (c *conn) decode(line []byte) (message, error) {
-	mem := c.takeSpare()
-	m, err := decodeMessage(line, mem)
-	c.release(line)
-	if len(m.Records) == 0 {
-		// Nothing to lend: the spare goes straight back, and an empty batch
-		// gets a slice of its own, which its processor may append to.
-		if m.Records != nil {
-			m.Records = []Record{}
-		}
-		c.putSpare(mem)
-		return m, err
-	}
-	var once sync.Once
-	m.release = func() { once.Do(func() { c.putSpare(mem) }) }
-	return m, err
 }
 
 func (c *conn) takeSpare() *batchMemory {
@@ -193,13 +157,6 @@ func (c *conn) putSpare(mem *batchMemory) {
 	if c.spare == nil || cap(mem.data) > cap(c.spare.data) {
 		c.spare = mem
 	}
-}
-
-func (c *conn) release(line []byte) {
-	if cap(line) > maxRetainedLine {
-		line = nil
-	}
-	c.free <- line[:0]
 }
 
 // write sends one complete protocol message. Only the loop and the

@@ -1,6 +1,7 @@
 package kcl
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"errors"
@@ -39,18 +40,46 @@ type message struct {
 	Reason             string
 	Records            []Record
 	release            func() // gives the records' memory back (ProcessRecordsInput.Release)
+	more               bool   // a part of a batch: the rest of its line follows
 }
 
-// decodeMessage parses one line from the daemon. It is a purpose-built JSON
-// reader because a processRecords line can hold 10,000 records and tens of
-// megabytes: it decodes base64 payloads straight into one buffer per batch
-// and allocates little else. Unknown fields are skipped so that newer daemons
-// do not break older children.
-//
-// mem, when not nil, lends the payload buffer and record slice of an
-// earlier, released batch and keeps this batch's.
+// decodeMessage parses one complete line from the daemon (without its
+// newline), as the stream reader would, but never splits the batch. mem,
+// when not nil, lends the payload buffer and record slice of an earlier,
+// released batch and keeps this batch's.
 func decodeMessage(line []byte, mem *batchMemory) (message, error) {
-	d := decoder{buf: line, mem: mem}
+	r := bytes.NewReader(line)
+	s := streamReader{
+		br:        bufio.NewReaderSize(r, 64<<10),
+		partBytes: -1,
+		take: func() *batchMemory {
+			if mem == nil {
+				return &batchMemory{}
+			}
+			return mem
+		},
+		give: func(*batchMemory) {},
+	}
+	m, err := s.read(func(message) {})
+	if err != nil {
+		return message{}, err
+	}
+	if s.br.Buffered() > 0 || r.Len() > 0 {
+		return message{}, errors.New("kcl: invalid message: trailing data after the message")
+	}
+	if m.Action == "" {
+		return message{}, errors.New("kcl: message has no action")
+	}
+	m.release = nil // nobody to give the memory back to
+	return m, nil
+}
+
+// decodeFields parses a message whose records, if any, were taken out by
+// the stream reader. It is a purpose-built JSON reader, like the record
+// decoder beside it: unknown fields are skipped so that newer daemons do not
+// break older children.
+func decodeFields(line []byte) (message, error) {
+	d := decoder{buf: line}
 	var m message
 	if err := d.object(func(key []byte) error { return d.messageField(&m, key) }); err != nil {
 		return message{}, err
@@ -70,6 +99,7 @@ type decoder struct {
 	pos     int
 	mem     *batchMemory
 	data    []byte // decoded payloads of the current batch, sub-sliced per record
+	limit   int    // data grows no larger than this unless one record needs it; <= 0: no limit
 	strings []byte // backing of the record strings handed out so far
 }
 
@@ -97,7 +127,10 @@ func (d *decoder) messageField(m *message, key []byte) error {
 			m.Reason = *s
 		}
 	case "records":
-		m.Records, err = d.records()
+		// An array is decoded by the stream reader, record by record.
+		if !d.consumeLiteral("null") {
+			err = d.errorf("expected an array or null")
+		}
 	default:
 		err = d.skipValue()
 	}
@@ -105,30 +138,6 @@ func (d *decoder) messageField(m *message, key []byte) error {
 		return fmt.Errorf("field %q: %w", key, err)
 	}
 	return nil
-}
-
-func (d *decoder) records() ([]Record, error) {
-	d.skipSpace()
-	if d.consumeLiteral("null") {
-		return nil, nil
-	}
-	// Base64 never decodes to more than 3/4 of the line, so one buffer
-	// sized from the remaining input holds every payload of the batch.
-	d.data = d.mem.dataBuffer(base64.StdEncoding.DecodedLen(len(d.buf) - d.pos))
-	recs := d.mem.recordSlice()
-	defer func() { d.mem.keep(d.data, recs) }()
-	err := d.array(func() error {
-		var r Record
-		if err := d.object(func(key []byte) error { return d.recordField(&r, key) }); err != nil {
-			return fmt.Errorf("record %d: %w", len(recs), err)
-		}
-		if r.Data == nil {
-			r.Data = d.data[len(d.data):len(d.data):len(d.data)]
-		}
-		recs = append(recs, r)
-		return nil
-	})
-	return recs, err
 }
 
 func (d *decoder) recordField(r *Record, key []byte) error {
@@ -193,7 +202,11 @@ func (d *decoder) base64Value() ([]byte, error) {
 func (d *decoder) appendBase64(raw []byte) ([]byte, bool) {
 	start := len(d.data)
 	if need := base64.StdEncoding.DecodedLen(len(raw)); cap(d.data)-start < need {
-		grown := make([]byte, start, 2*cap(d.data)+need)
+		size := 2*cap(d.data) + need
+		if d.limit > 0 {
+			size = max(min(size, d.limit), start+need)
+		}
+		grown := make([]byte, start, size)
 		copy(grown, d.data)
 		d.data = grown
 	}

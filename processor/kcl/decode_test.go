@@ -1,6 +1,7 @@
 package kcl
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -213,8 +214,9 @@ func TestAppendStringIsASCII(t *testing.T) {
 }
 
 // FuzzDecodeMessage checks that no input makes the decoder panic, that it
-// never accepts what is not JSON, and that it agrees with encoding/json on
-// the payloads of records it accepts.
+// never accepts what is not JSON, that it agrees with encoding/json on the
+// payloads of records it accepts, and that reading in small chunks and
+// splitting into parts changes nothing.
 func FuzzDecodeMessage(f *testing.F) {
 	f.Add([]byte(`{"action":"initialize","shardId":"shardId-000000000000","sequenceNumber":"TRIM_HORIZON","subSequenceNumber":0}`))
 	f.Add([]byte(`{"action":"processRecords","records":[{"data":"aGVsbG8=","partitionKey":"k\u00e9","sequenceNumber":"1","approximateArrivalTimestamp":1,"subSequenceNumber":0,"action":"record"}],"millisBehindLatest":null}`))
@@ -228,8 +230,31 @@ func FuzzDecodeMessage(f *testing.F) {
 		if !json.Valid(line) {
 			t.Fatalf("accepted invalid JSON %q", line)
 		}
+		// Read through a tiny buffer, values cut at every chunk, and
+		// split into parts, the line gives the same records.
+		parts, err := readParts(line, 16, 64)
+		if err != nil {
+			t.Fatalf("accepted whole, refused in parts: %v", err)
+		}
+		var all []Record
+		for _, p := range parts {
+			all = append(all, p.Records...)
+		}
+		if len(all) != len(m.Records) {
+			t.Fatalf("%d records in parts, %d whole", len(all), len(m.Records))
+		}
+		for i := range all {
+			if string(all[i].Data) != string(m.Records[i].Data) || all[i].PartitionKey != m.Records[i].PartitionKey {
+				t.Fatalf("record %d differs in parts: %+v, whole %+v", i, all[i], m.Records[i])
+			}
+		}
 		var ref jsonBatch
 		if json.Unmarshal(line, &ref) != nil || len(ref.Records) != len(m.Records) {
+			return
+		}
+		// encoding/json matches keys without regard to case ("dAtA" is
+		// data to it), Jackson and we do not.
+		if bytes.Count(bytes.ToLower(line), []byte(`"data"`)) != bytes.Count(line, []byte(`"data"`)) {
 			return
 		}
 		for i := range ref.Records {

@@ -25,6 +25,12 @@ type Process struct {
 	ManualShardEndCheckpoint bool
 	// ShardEndRetry retries that checkpoint; the zero value is kclpy's 5 × 5 s.
 	ShardEndRetry Retry
+	// PartBytes bounds the memory of one batch: a processRecords line whose
+	// decoded payloads pass it is handed to ProcessRecords in parts of about
+	// this size as it is read (ProcessRecordsInput.More), so that the child's
+	// memory does not grow with the daemon's line. 0 means DefaultPartBytes,
+	// which no batch from one GetRecords call reaches; < 0 never splits.
+	PartBytes int
 
 	errMu sync.Mutex
 }
@@ -67,7 +73,7 @@ func (p *Process) Run(ctx context.Context) error {
 	if out == nil {
 		out = os.Stdout
 	}
-	c := newConn(in, out)
+	c := newConn(in, out, p.PartBytes)
 	for {
 		m, err := c.next(ctx)
 		if errors.Is(err, ErrDaemonGone) {
@@ -104,7 +110,16 @@ func (p *Process) dispatch(ctx context.Context, c *conn, m message) (bool, error
 		}
 		err = p.call(m.Action, func() error { return p.Processor.Initialize(actx, in) })
 	case ActionProcessRecords:
-		in := ProcessRecordsInput{Records: m.Records, MillisBehindLatest: m.MillisBehindLatest, Checkpointer: cp, release: m.release}
+		in := ProcessRecordsInput{Records: m.Records, MillisBehindLatest: m.MillisBehindLatest, More: m.more, Checkpointer: cp, release: m.release}
+		if m.more {
+			// The daemon answers a checkpoint only after it wrote the whole
+			// line, which is still being read: the checkpointer stays off.
+			err = p.call(m.Action, func() error { return p.Processor.ProcessRecords(actx, in) })
+			if IsFatal(err) {
+				return true, fmt.Errorf("kcl: %s not acknowledged: %w", m.Action, err)
+			}
+			return false, nil
+		}
 		err = p.withCheckpointer(cp, m.Action, func() error { return p.Processor.ProcessRecords(actx, in) })
 	case ActionShutdownRequested:
 		err = p.withCheckpointer(cp, m.Action, func() error {

@@ -39,7 +39,15 @@ type ProcessRecordsInput struct {
 	// MillisBehindLatest is how far the batch is behind the tip of the
 	// shard; nil when the daemon did not know.
 	MillisBehindLatest *int64
-	Checkpointer       *Checkpointer
+	// More is set on every part of a batch but its last, when the batch
+	// was larger than Process.PartBytes: the rest of the batch follows in
+	// the next calls, and only the last part is acknowledged to the daemon.
+	// The daemon cannot answer a checkpoint before it has sent the whole
+	// batch, so during a part with More the Checkpointer refuses
+	// (ErrCheckpointNotAllowed); MillisBehindLatest is only known in the
+	// last part.
+	More         bool
+	Checkpointer *Checkpointer
 
 	release func()
 }

@@ -17,14 +17,21 @@ import (
 // daemon drives shutdown) and SIGPIPE (a vanished daemon shows up as a write
 // error instead of killing the process).
 func Run(ctx context.Context, p RecordProcessor) error {
+	return (&Process{Processor: p}).Serve(ctx)
+}
+
+// Serve is Run for a Process with settings of its own (PartBytes, …): it
+// guards stdout and signals as Run does, then runs p on the process's stdin
+// and stdout. In and Out are ignored; Err defaults to os.Stderr.
+func (p *Process) Serve(ctx context.Context) error {
 	signal.Ignore(os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
 	out, err := reserveStdout()
 	if err != nil {
 		return err
 	}
 	defer out.Close()
-	proc := &Process{Processor: p, In: os.Stdin, Out: out, Err: os.Stderr}
-	return proc.Run(ctx)
+	p.In, p.Out = os.Stdin, out
+	return p.Run(ctx)
 }
 
 // reserveStdout returns a private handle on the original stdout and makes

@@ -131,7 +131,9 @@ func serve(ctx context.Context, s config.Settings, dec decode.Decoder, log zerol
 			log.Warn().Err(err).Int("attempt", attempt).Msg("checkpoint retry")
 		}},
 	}
-	err := kcl.Run(ctx, p)
+	// A batch larger than BatchMaxBytes reaches p in parts, so that the
+	// child's memory does not follow the daemon's line.
+	err := (&kcl.Process{Processor: p, PartBytes: s.BatchMaxBytes}).Serve(ctx)
 	p.Close()
 	if err != nil {
 		log.Error().Err(err).Msg("stopping without acknowledging the current action; the daemon will redeliver from the last checkpoint")

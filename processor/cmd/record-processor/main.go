@@ -42,7 +42,9 @@ func (p *recordLogger) ProcessRecords(ctx context.Context, in kcl.ProcessRecords
 			Bytes("data", r.Data).Msg("record")
 		p.largest = r
 	}
-	if p.largest != nil && time.Since(p.lastTime) >= p.every {
+	// A part of a large batch (More) cannot be checkpointed: the daemon
+	// answers only once it has sent the whole batch.
+	if !in.More && p.largest != nil && time.Since(p.lastTime) >= p.every {
 		p.checkpoint(ctx, in.Checkpointer)
 	}
 	return nil

@@ -108,9 +108,8 @@ outcome="every scenario passed; the go test output and every log are in ${CHAOS_
 Written by \`scripts/chaos.sh\` (\`make chaos\`) from a real run on this
 machine: the Java MultiLangDaemon (KCL), kinesis-mock, dynalite,
 PostgreSQL, CrateDB (single nodes and a three-node cluster) and our child
-\`bin/kinesis-cratedb\`. Each row names in brackets the database it ran
-on. Each scenario publishes a
-known set of records, injects its fault and ends by counting, per published
+\`bin/kinesis-cratedb\`; each row names in brackets the database it ran on.
+Each scenario publishes a known set of records, injects its fault and ends by counting, per published
 record id, the rows in the target table; a record counts as duplicated if its
 id is in more than one row or if it is in both the target and the
 dead-letter table. \`make test\` runs the same scenarios with fewer trials.
@@ -147,7 +146,7 @@ scenarios set them as an operator wanting fast recovery would:
   right after it logged "batch stored" (mid-checkpoint); small batches
   (\`maxRecords = 100\`) and a checkpoint after every batch. On CrateDB there is
   no mid-write kill (it has no table locks to hold a write in flight; the row
-  says so): its trials alternate the other two. The daemon must exit
+  says so): those trials kill at a random moment instead. The daemon must exit
   1, the other child must exit, the restarted daemon (same \`workerId\`) must
   deliver every record exactly once.
 - **kill -9 daemon** (\`TestChaosDaemonKill\`): SIGKILL of the JVM alone; its

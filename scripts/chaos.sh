@@ -109,8 +109,8 @@ Written by \`scripts/chaos.sh\` (\`make chaos\`) from a real run on this
 machine: the Java MultiLangDaemon (KCL), kinesis-mock, dynalite,
 PostgreSQL, CrateDB (single nodes and a three-node cluster) and our child
 \`bin/kinesis-cratedb\`; each row names in brackets the database it ran on.
-Each scenario publishes a known set of records, injects its fault and ends by counting, per published
-record id, the rows in the target table; a record counts as duplicated if its
+Each scenario publishes a known set of records, injects its fault and ends
+by counting, per published record id, the rows in the target table; a record counts as duplicated if its
 id is in more than one row or if it is in both the target and the
 dead-letter table. \`make test\` runs the same scenarios with fewer trials.
 A row marked **NOT RUN** is a scenario whose fault could not be set up on

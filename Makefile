@@ -61,6 +61,7 @@ bench: deps build
 	scripts/bench/run.sh
 
 # The fault-injection suite at full strength (make test runs a short version).
+chaos: export CRATEDB_HOME ?= $(wildcard $(CURDIR)/../shared/crate-6.4.3)
 chaos: deps build
 	scripts/chaos.sh
 

@@ -6,16 +6,19 @@
 #   scripts/chaos.sh [report.md]
 #
 # The scenarios are the TestChaos… tests of processor/e2e (`make test` runs
-# them with small trial counts). scripts/test.sh starts PostgreSQL and the
-# emulators on private ports and stops them again, also on failure. Each
-# scenario appends one row (trials, records, lost, duplicated, dead-lettered,
-# time to recover) to $CHAOS_RESULTS; this script adds the fuzzing row and
-# the machine description. Needs `make build` (bin/kinesis-cratedb) and the
+# them with small trial counts); most run on PostgreSQL and on CrateDB, one
+# on a three-node CrateDB cluster. scripts/test.sh starts PostgreSQL,
+# CrateDB and the emulators on private ports and stops them again, also on
+# failure. Each scenario appends one row (trials, records, lost, duplicated,
+# dead-lettered, time to recover; the database in brackets) to
+# $CHAOS_RESULTS; this script adds the fuzzing row and the machine
+# description. Needs `make build` (bin/kinesis-cratedb) and the
 # jars and npm packages (`make deps`).
 #
 # Environment (defaults in brackets):
 #   CHAOS_CHILD_KILLS [20]  CHAOS_DAEMON_KILLS [5]  CHAOS_TWO_DAEMON_KILLS [2]
-#   CHAOS_DB_OUTAGE [30s]   CHAOS_SEED [the clock]  CHAOS_FUZZTIME [60s]
+#   CHAOS_DB_OUTAGE [30s]   how long the database (a cluster node) stays away
+#   CHAOS_SEED [the clock]  CHAOS_FUZZTIME [60s]
 #   CHAOS_RUN ['^TestChaos']  the scenarios to run (a go test -run pattern)
 #   CHAOS_LOG_DIR [.stack/chaos]  where the go test output, the fuzz output and
 #                                 every daemon and child log are kept
@@ -85,12 +88,14 @@ scenario="protocol decoder fuzzing (FuzzDecodeMessage, $fuzztime)"
 echo "| $scenario | 1 | ${execs:-?} inputs | – | – | – | – | – | ${rate:-?} execs/s, ${interesting:-?} new interesting inputs; no panic, no invalid JSON accepted, payloads agree with encoding/json |" >>"$CHAOS_RESULTS"
 total_took=$(($(date +%s) - started))
 
-cpu=$(sed -nE 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+cpu=$(sed -nE 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 || true)
 mem=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
-java_version=$(java -version 2>&1 | head -n 1)
-kcl_jar=$(cd jars/lib 2>/dev/null && ls amazon-kinesis-client-multilang-*.jar 2>/dev/null | head -n 1)
-mock_version=$(sed -nE 's/^[[:space:]]*"version"[[:space:]]*:[[:space:]]*"([^"]+)".*/\1/p' scripts/node_modules/kinesis-local/package.json 2>/dev/null | head -n 1)
+java_version=$(java -version 2>&1 | head -n 1 || true)
+kcl_jar=$(cd jars/lib 2>/dev/null && ls amazon-kinesis-client-multilang-*.jar 2>/dev/null | head -n 1 || true)
+mock_version=$(sed -nE 's/^[[:space:]]*"version"[[:space:]]*:[[:space:]]*"([^"]+)".*/\1/p' scripts/node_modules/kinesis-local/package.json 2>/dev/null | head -n 1 || true)
 pg_version=$(/usr/lib/postgresql/15/bin/postgres --version 2>/dev/null || echo unknown)
+# The server jar names the version of the CrateDB folder the tests start.
+crate_version=$(cd "${CRATEDB_HOME:-/nonexistent}/lib" 2>/dev/null && ls crate-server-*.jar 2>/dev/null | sed -E 's/^crate-server-(.*)\.jar$/\1/' | head -n 1 || true)
 durations=$(grep -E '^--- (PASS|FAIL): TestChaos' "$CHAOS_LOG_DIR/scenarios.log" | sed -E 's/^--- (PASS|FAIL): (TestChaos[A-Za-z]+) \(([0-9.]+)s\)/\2 \1 \3 s/' | paste -sd ';' - | sed 's/;/; /g')
 
 outcome="every scenario passed; the go test output and every log are in ${CHAOS_LOG_DIR#"$repo"/} (not kept in git)."
@@ -102,11 +107,14 @@ outcome="every scenario passed; the go test output and every log are in ${CHAOS_
 
 Written by \`scripts/chaos.sh\` (\`make chaos\`) from a real run on this
 machine: the Java MultiLangDaemon (KCL), kinesis-mock, dynalite,
-PostgreSQL and our child \`bin/kinesis-cratedb\`. Each scenario publishes a
-known set of records, injects its fault and ends by counting, per published
-record id, the rows in the target table; a record counts as duplicated if its
+PostgreSQL, CrateDB (single nodes and a three-node cluster) and our child
+\`bin/kinesis-cratedb\`; each row names in brackets the database it ran on.
+Each scenario publishes a known set of records, injects its fault and ends
+by counting, per published record id, the rows in the target table; a record counts as duplicated if its
 id is in more than one row or if it is in both the target and the
 dead-letter table. \`make test\` runs the same scenarios with fewer trials.
+A row marked **NOT RUN** is a scenario whose fault could not be set up on
+that database or machine; its notes say why, and the run goes on.
 
 | scenario | trials | records | lost | duplicated | dead-lettered | recovery (median) | recovery (max) | notes |
 |---|---|---|---|---|---|---|---|---|
@@ -136,18 +144,38 @@ scenarios set them as an operator wanting fast recovery would:
   killed with SIGKILL while records flow, in turn at a random moment (seeded),
   while its INSERT waits for a lock the test holds on the table (mid-write), and
   right after it logged "batch stored" (mid-checkpoint); small batches
-  (\`maxRecords = 100\`) and a checkpoint after every batch. The daemon must exit
+  (\`maxRecords = 100\`) and a checkpoint after every batch. On CrateDB there is
+  no mid-write kill (it has no table locks to hold a write in flight; the row
+  says so): those trials kill at a random moment instead. The daemon must exit
   1, the other child must exit, the restarted daemon (same \`workerId\`) must
   deliver every record exactly once.
 - **kill -9 daemon** (\`TestChaosDaemonKill\`): SIGKILL of the JVM alone; its
   children must exit by themselves on the end of stdin (no orphan), the
   restarted daemon must deliver what was not checkpointed. The last restart uses
   a new \`workerId\`, which must wait for the dead worker's leader lock.
-- **database stopped** (\`TestChaosDatabaseOutage\`): PostgreSQL stopped
-  mid-stream and started again; the daemon must not exit, no checkpoint seen
-  during the outage may pass the last record stored before the stop (compared
-  per shard with \`written_at\`), and records published during the outage must
-  be stored after the restart.
+- **database stopped / killed / frozen** (\`TestChaosDatabaseOutage\`), on
+  PostgreSQL and on a CrateDB node, each with its own server, in three ways:
+  stopped gracefully (\`pg_ctl stop -m fast\`; CrateDB SIGTERM) and started
+  again; killed with \`kill -9\` (PostgreSQL's postmaster, whose orphaned
+  backends must exit, then a restart through crash recovery; CrateDB's JVM)
+  and restarted; frozen with SIGSTOP (PostgreSQL's postmaster and every
+  backend; CrateDB's JVM), so connections open but nothing answers, then
+  SIGCONT. PostgreSQL runs with its durable defaults here
+  (\`synchronous_commit\` on): with it off a \`kill -9\` loses acknowledged
+  commits. The database stays away for \`CHAOS_DB_OUTAGE\`; the daemon must not
+  exit, no checkpoint seen during the fault may pass the last record stored
+  before it (compared per shard with \`written_at\`), and records published
+  during the fault must be stored after it.
+- **three-node CrateDB cluster** (\`TestChaosCrateCluster\`): three nodes from
+  the same CrateDB folder on loopback (448 MB heap each); the child connects
+  with a URL listing all three (pgx takes the first that answers). The sink's
+  tables must have CrateDB's default \`number_of_replicas = '0-1'\`, one
+  started replica per shard on three nodes. While records flow, a node the
+  children are not connected to is killed with \`kill -9\`, kept down for
+  \`CHAOS_DB_OUTAGE\` and restarted, then the first node of the URL, which
+  every connection uses; shards fail over to their replicas and recover while
+  the stream goes on. The daemon must not exit, and the table must end exact
+  (counts per id after \`REFRESH TABLE\`).
 - **two daemons** (\`TestChaosTwoDaemons\`): two daemons with the same
   \`applicationName\` and different \`workerId\` share four shards; the
   non-leader, then the leader, is killed; the survivor must own every lease
@@ -180,7 +208,7 @@ scenarios set them as an operator wanting fast recovery would:
 - Command: \`CHAOS_SEED=$CHAOS_SEED${CHAOS_RUN:+ CHAOS_RUN='$CHAOS_RUN'} scripts/chaos.sh\` (child kills $CHAOS_CHILD_KILLS, daemon kills $CHAOS_DAEMON_KILLS, two-daemon kills $CHAOS_TWO_DAEMON_KILLS, outage $CHAOS_DB_OUTAGE, fuzz $fuzztime).
 - Scenario times: ${durations:-none}.
 - Machine: $(nproc) CPUs (${cpu:-unknown CPU}), $mem memory, $(uname -sr).
-- Software: $(go version | sed 's/^go version //'), $java_version, ${kcl_jar:-KCL jars missing}, kinesis-mock (npm kinesis-local) ${mock_version:-?}, $pg_version.
+- Software: $(go version | sed 's/^go version //'), $java_version, ${kcl_jar:-KCL jars missing}, kinesis-mock (npm kinesis-local) ${mock_version:-?}, $pg_version, CrateDB ${crate_version:-unknown} (\`CRATEDB_HOME\`).
 - Outcome: $outcome
 EOF
 } >"$report"

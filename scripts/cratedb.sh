@@ -13,6 +13,15 @@
 #   CRATE_PSQL_PORT (default 5433), CRATE_HTTP_PORT (4200), CRATE_TRANSPORT_PORT (4300)
 #   CRATE_DIR      state directory: data, logs, pid (default <repo>/.stack/crate)
 #   CRATE_HEAP_SIZE (default 512m), CRATE_WAIT seconds to wait for start (default 120)
+#   CRATE_SETTINGS extra -Ckey=value settings, separated by spaces
+#
+# Cluster node (instead of a single node): set CRATE_CLUSTER_SEEDS to the
+# transport addresses of all nodes (127.0.0.1:4300,127.0.0.1:4301,...) and
+# CRATE_CLUSTER_MASTERS to their node names (the first election needs them);
+# CRATE_CLUSTER_NAME (default kinesis-cratedb-<psql port>) must be the same
+# on every node, CRATE_NODE_NAME (default node-<psql port>) differ. Start the
+# nodes at once: `start` waits for the HTTP port to answer 200, which a node
+# does only once a master is elected.
 #
 # CrateDB refuses to run as root, so as root the node runs as the system user
 # "crate" (created here if missing). All three ports are pinned: left alone, the
@@ -101,12 +110,18 @@ start() {
 		--enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector
 		-XX:-HeapDumpOnOutOfMemoryError
 	)
+	local -a discovery=(-Cdiscovery.type=single-node)
+	if [ -n "${CRATE_CLUSTER_SEEDS:-}" ]; then
+		[ -n "${CRATE_CLUSTER_MASTERS:-}" ] || die "CRATE_CLUSTER_SEEDS needs CRATE_CLUSTER_MASTERS (the node names)"
+		discovery=(-Cdiscovery.seed_hosts="$CRATE_CLUSTER_SEEDS" -Ccluster.initial_master_nodes="$CRATE_CLUSTER_MASTERS")
+	fi
 	local -a settings=(
 		-Cpath.home="$h" -Cpath.data="$CRATE_DIR/data" -Cpath.logs="$CRATE_DIR/logs"
-		-Cnetwork.host=127.0.0.1 -Cdiscovery.type=single-node
+		-Cnetwork.host=127.0.0.1 "${discovery[@]}"
 		-Cpsql.port="$CRATE_PSQL_PORT" -Chttp.port="$CRATE_HTTP_PORT"
 		-Ctransport.port="$CRATE_TRANSPORT_PORT"
-		-Ccluster.name="kinesis-cratedb-$CRATE_PSQL_PORT" -Cnode.name=node-"$CRATE_PSQL_PORT"
+		-Ccluster.name="${CRATE_CLUSTER_NAME:-kinesis-cratedb-$CRATE_PSQL_PORT}"
+		-Cnode.name="${CRATE_NODE_NAME:-node-$CRATE_PSQL_PORT}"
 		# A test disk may be nearly full: the watermarks would make every table read-only.
 		-Ccluster.routing.allocation.disk.threshold_enabled=false
 		${CRATE_SETTINGS:-}

@@ -37,8 +37,52 @@ ensure_installed() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql
 }
 
+# postmaster_alive: postmaster.pid names a live postgres process (a killed
+# postmaster may linger as a zombie until init reaps it, and pg_ctl takes a
+# zombie for a running server).
+postmaster_alive() {
+	[ -f "$data/postmaster.pid" ] || return 1
+	local pid state
+	pid=$(head -n 1 "$data/postmaster.pid")
+	state=$(sed -E 's/.*\) ([A-Za-z]).*/\1/' "/proc/$pid/stat" 2>/dev/null) || return 1
+	[ "$state" != Z ] && grep -qa postgres "/proc/$pid/cmdline" 2>/dev/null
+}
+
 running() {
-	[ -f "$data/postmaster.pid" ] && as_postgres "$PGBIN/pg_ctl" -D "$data" status >/dev/null 2>&1
+	postmaster_alive && as_postgres "$PGBIN/pg_ctl" -D "$data" status >/dev/null 2>&1
+}
+
+# orphans prints the pids of backends a crashed postmaster left behind:
+# postgres processes whose working directory is our data directory.
+orphans() {
+	local p
+	for p in $(pgrep -x postgres || true); do
+		[ "$(readlink "/proc/$p/cwd" 2>/dev/null)" = "$data" ] && echo "$p"
+	done
+	return 0
+}
+
+# clear_crash makes a crashed server (postmaster killed with kill -9)
+# startable: its orphaned backends must be gone (they exit by themselves
+# once they notice; the new postmaster would refuse the shared memory they
+# still hold), then the stale postmaster.pid and socket lock file go (the
+# postmaster would refuse them while their pid exists, and init may leave a
+# killed postmaster a zombie for good). The server itself runs
+# crash recovery from its WAL when it starts.
+clear_crash() {
+	[ -f "$data/postmaster.pid" ] || return 0
+	local left
+	for _ in $(seq 1 100); do
+		left=$(orphans)
+		[ -z "$left" ] && break
+		sleep 0.1
+	done
+	if [ -n "$left" ]; then
+		echo "pg.sh: backends of a dead postmaster still run in $data: $(echo $left); kill them first" >&2
+		exit 1
+	fi
+	echo "pg.sh: removing the stale postmaster.pid of a server that did not stop cleanly; it recovers from its WAL" >&2
+	rm -f "$data/postmaster.pid" "$PG_DIR/.s.PGSQL.$PGPORT" "$PG_DIR/.s.PGSQL.$PGPORT.lock"
 }
 
 start() {
@@ -46,6 +90,7 @@ start() {
 	if running; then
 		return 0
 	fi
+	clear_crash
 	mkdir -p "$PG_DIR"
 	if [ "$(id -u)" = 0 ]; then
 		chown postgres:postgres "$PG_DIR"

@@ -13,20 +13,47 @@ import (
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/localaws"
 )
 
-// TestChaosDatabaseOutage stops the database in the middle of a stream for
-// CHAOS_DB_OUTAGE and starts it again. While it is down, no checkpoint may
-// pass the last record stored before the stop; the daemon keeps running;
-// afterwards every record is there exactly once.
+// TestChaosDatabaseOutage takes the database away in the middle of a stream
+// for CHAOS_DB_OUTAGE and brings it back, in each way a database goes away
+// (dbFaults). During the fault no checkpoint may pass the last record stored
+// before it; the daemon keeps running; records published during the fault
+// are stored after it; in the end every record is there exactly once.
 func TestChaosDatabaseOutage(t *testing.T) {
 	s := requireStack(t)
-	pgtest.Each(t, func(t *testing.T, db pgtest.DB) { testChaosDatabaseOutage(t, s, db) })
+	pgtest.Each(t, func(t *testing.T, db pgtest.DB) {
+		for _, f := range dbFaults {
+			t.Run(f.name, func(t *testing.T) { testChaosDatabaseOutage(t, s, db, f) })
+		}
+	})
 }
 
-func testChaosDatabaseOutage(t *testing.T, s *stack, db pgtest.DB) {
+// dbFault is one way of taking a database server away and back.
+type dbFault struct {
+	name string // subtest name
+	what string // for the result row: "database <what> for 30s mid-stream"
+	down func(*pgtest.Server) error
+	up   func(*pgtest.Server) error
+}
+
+var dbFaults = []dbFault{
+	// PostgreSQL: pg_ctl stop -m fast; CrateDB: SIGTERM.
+	{"stop", "stopped", stopServer, restartServer},
+	// A crash: the server's connections are reset, it restarts through
+	// crash recovery.
+	{"kill", "killed -9 and down", (*pgtest.Server).Kill, restartServer},
+	// A hung node: connections open but nothing answers.
+	{"freeze", "frozen (SIGSTOP)", (*pgtest.Server).Freeze, (*pgtest.Server).Thaw},
+}
+
+func stopServer(s *pgtest.Server) error    { s.Stop(); return nil }
+func restartServer(s *pgtest.Server) error { s.Restart(); return nil }
+
+func testChaosDatabaseOutage(t *testing.T, s *stack, db pgtest.DB, fault dbFault) {
 	logs := keepLogs(t)
 	outage := envDuration(t, "CHAOS_DB_OUTAGE", 10*time.Second)
-	res := newResult(t, fmt.Sprintf("database stopped for %s mid-stream", outage))
-	pg := pgtest.StartServer(t, db.Name)
+	res := newResult(t, fmt.Sprintf("database %s for %s mid-stream", fault.what, outage))
+	// Durable: a killed PostgreSQL must not lose what it acknowledged.
+	pg := pgtest.StartServer(t, db.Name, pgtest.Durable)
 	a := s.newSinkApp(t, 2, pg.DB())
 	logs.add(a.childLog())
 	a.dropOnSuccess(t)
@@ -42,26 +69,19 @@ func testChaosDatabaseOutage(t *testing.T, s *stack, db pgtest.DB) {
 	f := startFeed(s, a.stream, warm, total-warm, rate)
 	res.records = total
 	waitIDs(t, a, warm+rate, time.Minute)
-	pg.Stop()
-	stopped := time.Now()
-
-	highest := map[string]string{} // the highest checkpoint per shard seen while the database was down
-	samples := 0
-	for time.Since(stopped) < outage {
-		for shard, l := range leasesByShard(t, s, a.app) {
-			if isSequence(l.Checkpoint) && (highest[shard] == "" || seqLess(highest[shard], l.Checkpoint)) {
-				highest[shard] = l.Checkpoint
-			}
-		}
-		samples++
-		time.Sleep(time.Second)
+	if err := fault.down(pg); err != nil {
+		res.cannot(t, err)
 	}
+	stopped := time.Now()
+	highest, samples := watchCheckpoints(t, s, a, outage)
 	select {
 	case err := <-d.done:
 		t.Fatalf("daemon exited during the outage: %v", err)
 	default:
 	}
-	pg.Restart()
+	if err := fault.up(pg); err != nil {
+		t.Fatalf("database back after %s: %v", fault.name, err)
+	}
 	restarted := time.Now()
 	t.Logf("database down for %s", restarted.Sub(stopped).Round(time.Millisecond))
 	f.wait(t)
@@ -77,14 +97,31 @@ func testChaosDatabaseOutage(t *testing.T, s *stack, db pgtest.DB) {
 	stored := storedBefore(t, a, stopped)
 	for shard, cp := range highest {
 		if stored[shard] == "" || seqLess(stored[shard], cp) {
-			t.Errorf("shard %s checkpointed %s while the database was down, but the last record stored before the stop is %q", shard, cp, stored[shard])
+			t.Errorf("shard %s checkpointed %s while the database was down, but the last record stored before the fault is %q", shard, cp, stored[shard])
 		}
 	}
-	res.notef("%d lease samples during the outage, no checkpoint past the stored records; recovery from the restart of the database", samples)
+	res.notef("%d lease samples during the outage, no checkpoint past the stored records; recovery from the end of the fault", samples)
 	d.stop()
 	au := auditIDs(t, a, 0, total)
 	res.audit = &au
 	au.check(t, 0)
+}
+
+// watchCheckpoints samples the leases every second for the given time and
+// returns the highest checkpoint seen per shard, and the number of samples.
+func watchCheckpoints(t *testing.T, s *stack, a sinkApp, d time.Duration) (map[string]string, int) {
+	t.Helper()
+	highest := map[string]string{}
+	samples := 0
+	for start := time.Now(); time.Since(start) < d; samples++ {
+		for shard, l := range leasesByShard(t, s, a.app) {
+			if isSequence(l.Checkpoint) && (highest[shard] == "" || seqLess(highest[shard], l.Checkpoint)) {
+				highest[shard] = l.Checkpoint
+			}
+		}
+		time.Sleep(time.Second)
+	}
+	return highest, samples
 }
 
 // writtenAfter counts the target rows written by transactions that started

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/localaws"
 )
 
@@ -201,15 +202,34 @@ type chaosResult struct {
 	records  int64
 	recovery []time.Duration // from the end of each fault to all records stored
 	notes    []string
+	notRun   bool // the fault could not be set up (see cannot)
 }
 
-func newResult(t *testing.T, scenario string) *chaosResult {
-	if _, db, ok := strings.Cut(t.Name(), "/"); ok { // pgtest.Each's subtest
-		scenario += " (" + db + ")"
+// newResult starts the result row of the scenario t runs. The row names
+// the database: pgtest.Each's subtest (postgresql, cratedb) or, for a
+// scenario on one database only, db.
+func newResult(t *testing.T, scenario string, db ...string) *chaosResult {
+	for _, part := range strings.Split(t.Name(), "/")[1:] {
+		if part == pgtest.PostgreSQL || part == pgtest.CrateDB {
+			db = append(db, part)
+		}
+	}
+	if len(db) > 0 {
+		scenario += " (" + strings.Join(db, ", ") + ")"
 	}
 	r := &chaosResult{scenario: scenario}
 	t.Cleanup(func() { r.report(t) })
 	return r
+}
+
+// cannot ends a scenario whose fault could not be set up on this database
+// or machine: its row says why, and the rest of the run goes on (a skip,
+// not a failure: the scenario proved nothing either way).
+func (r *chaosResult) cannot(t *testing.T, why error) {
+	t.Helper()
+	r.notRun = true
+	r.notef("fault not set up: %v", why)
+	t.Skipf("fault not set up: %v", why)
 }
 
 func (r *chaosResult) notef(format string, args ...any) {
@@ -225,8 +245,11 @@ func (r *chaosResult) report(t *testing.T) {
 		dead = strconv.Itoa(r.audit.dead)
 	}
 	scenario := r.scenario
-	if t.Failed() {
+	switch {
+	case t.Failed():
 		scenario += " **FAILED**"
+	case r.notRun:
+		scenario += " **NOT RUN**"
 	}
 	row := fmt.Sprintf("| %s | %d | %d | %s | %s | %s | %s | %s | %s |",
 		scenario, r.trials, r.records, lost, dup, dead,

@@ -62,53 +62,60 @@ func (s *streamReader) read(emit func(message)) (m message, err error) {
 		return message{}, s.invalid("expected an object")
 	}
 	s.discard(1)
-	s.head = append(s.head[:0], '{')
 	var b batchStream
-	action := ""
-	for first := true; ; first = false {
-		c, err := s.skipSpace()
-		if err != nil {
-			return message{}, err
-		}
-		if first && c == '}' {
-			s.discard(1)
-			break
-		}
-		mark := len(s.head)
-		key, err := s.key()
-		if err != nil {
-			return message{}, err
-		}
-		if c, err = s.skipSpace(); err != nil {
-			return message{}, err
-		}
-		if string(key) == "records" && c == '[' {
-			if b.started {
-				return message{}, s.invalid("field \"records\" twice")
-			}
-			s.head = s.head[:mark]
-			if err := s.records(&b, action == ActionProcessRecords, emit); err != nil {
-				return message{}, err
-			}
-		} else if action, err = s.field(key, action); err != nil {
-			return message{}, err
-		}
-		if c, err = s.skipSpace(); err != nil {
-			return message{}, err
-		}
-		if c != ',' && c != '}' {
-			return message{}, s.invalid("expected ',' or '}'")
-		}
-		s.discard(1)
-		if c == '}' {
-			break
-		}
+	if err := s.fields(&b, emit); err != nil {
+		b.drop(s.give)
+		return message{}, err
 	}
 	if err := s.endLine(); err != nil {
 		b.drop(s.give)
 		return message{}, err
 	}
 	return s.finish(&b)
+}
+
+// fields reads the message's fields after its '{': the records into b, the
+// others into the head.
+func (s *streamReader) fields(b *batchStream, emit func(message)) error {
+	s.head = append(s.head[:0], '{')
+	action := ""
+	for first := true; ; first = false {
+		c, err := s.skipSpace()
+		if err != nil {
+			return err
+		}
+		if first && c == '}' {
+			s.discard(1)
+			return nil
+		}
+		mark := len(s.head)
+		key, err := s.key()
+		if err != nil {
+			return err
+		}
+		if c, err = s.skipSpace(); err != nil {
+			return err
+		}
+		if string(key) == "records" && c == '[' && !b.started {
+			s.head = s.head[:mark]
+			err = s.records(b, action == ActionProcessRecords, emit)
+		} else {
+			action, err = s.field(key, action)
+		}
+		if err != nil {
+			return err
+		}
+		if c, err = s.skipSpace(); err != nil {
+			return err
+		}
+		if c != ',' && c != '}' {
+			return s.invalid("expected ',' or '}'")
+		}
+		s.discard(1)
+		if c == '}' {
+			return nil
+		}
+	}
 }
 
 // key reads an object key and the colon after it.
@@ -216,8 +223,8 @@ func (b *batchStream) drop(give func(*batchMemory)) {
 }
 
 // records decodes the records array one record at a time. With split, a
-// part is emitted before the record that would take its payloads past
-// partBytes.
+// part is emitted once the next record would take its payloads past
+// partBytes. On an error, read drops the part.
 func (s *streamReader) records(b *batchStream, split bool, emit func(message)) error {
 	s.discard(1)
 	b.started = true
@@ -227,7 +234,6 @@ func (s *streamReader) records(b *batchStream, split bool, emit func(message)) e
 	for first := true; ; first = false {
 		c, err := s.skipSpace()
 		if err != nil {
-			b.drop(s.give)
 			return err
 		}
 		if first && c == ']' {
@@ -235,22 +241,18 @@ func (s *streamReader) records(b *batchStream, split bool, emit func(message)) e
 			return nil
 		}
 		if s.scratch, err = captureValue(s.br, s.scratch[:0]); err != nil {
-			b.drop(s.give)
 			return err
 		}
 		if err := b.record(s.scratch); err != nil {
-			b.drop(s.give)
 			return fmt.Errorf("kcl: invalid message: record %d: %w", len(b.recs), err)
 		}
 		if split && len(b.recs) > 1 && len(b.d.data) > s.partBytes {
 			b.split(s.take, s.give, emit)
 		}
 		if c, err = s.skipSpace(); err != nil {
-			b.drop(s.give)
 			return err
 		}
 		if c != ',' && c != ']' {
-			b.drop(s.give)
 			return s.invalid("expected ',' or ']'")
 		}
 		s.discard(1)

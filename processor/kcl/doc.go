@@ -26,5 +26,8 @@
 //
 // A busy shard delivers tens of megabytes per second. A processor that
 // calls ProcessRecordsInput.Release when it is done with a batch lets the
-// loop decode the next batch into the same memory.
+// loop decode the next batch into the same memory. Records are decoded as
+// the daemon's line streams in, and a batch larger than Process.PartBytes
+// reaches ProcessRecords in parts (ProcessRecordsInput.More), so that memory
+// stays bounded whatever the line's length.
 package kcl

@@ -8,8 +8,9 @@
 //	kinesis-cratedb check  --properties FILE          check settings, connect, create tables
 //	kinesis-cratedb replay --properties FILE [--shard ID]   retry dead-lettered records
 //
-// Exit codes: 0 done, 1 runtime failure (records are redelivered after the
-// daemon restarts), 78 invalid settings.
+// kinesis-cratedb -h lists them. Exit codes: 0 done, 1 runtime failure
+// (records are redelivered after the daemon restarts), 64 wrong command
+// line, 78 invalid settings.
 package main
 
 import (
@@ -20,6 +21,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
@@ -34,6 +36,7 @@ import (
 
 const (
 	exitFailure = 1
+	exitUsage   = 64 // EX_USAGE
 	exitConfig  = 78 // EX_CONFIG
 )
 
@@ -56,17 +59,11 @@ func main() {
 }
 
 func run(args []string) int {
-	cmd := "child"
-	if len(args) > 0 && (args[0] == "check" || args[0] == "replay") {
-		cmd, args = args[0], args[1:]
+	inv, code, ok := parseArgs(args, os.Stderr)
+	if !ok {
+		return code
 	}
-	fs := flag.NewFlagSet("kinesis-cratedb "+cmd, flag.ContinueOnError)
-	propsPath := fs.String("properties", "", "the daemon's properties file, which also holds the sink.* settings")
-	shard := fs.String("shard", "", "replay: only this shard's dead-lettered records")
-	if err := fs.Parse(args); err != nil {
-		return exitConfig
-	}
-	settings, err := config.Load(*propsPath, os.Environ())
+	settings, err := config.Load(inv.properties, os.Environ())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kinesis-cratedb: %v\n", err)
 		return exitConfig
@@ -88,13 +85,81 @@ func run(args []string) int {
 	}
 
 	ctx := context.Background()
-	switch cmd {
+	switch inv.command {
 	case "check":
 		return check(ctx, settings, log)
 	case "replay":
-		return replay(ctx, settings, dec, *shard, log)
+		return replay(ctx, settings, dec, inv.shard, log)
 	}
 	return serve(ctx, settings, dec, log)
+}
+
+// commands are what the binary does; the first, without a name, is what the
+// daemon starts.
+var commands = []struct{ name, args, what string }{
+	{"", "--properties FILE", "the daemon's child for one shard: set executableName to this"},
+	{"check", "--properties FILE", "check the settings, connect to the database, create the tables"},
+	{"replay", "--properties FILE [--shard ID]", "write the dead-lettered records again (after a fix)"},
+}
+
+// invocation is a parsed command line.
+type invocation struct {
+	command, properties, shard string
+}
+
+// parseArgs reads the command line. ok is false when the program should
+// exit with code at once: help was asked for (0) or the line is wrong.
+func parseArgs(args []string, stderr io.Writer) (inv invocation, code int, ok bool) {
+	inv.command = "child"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		inv.command, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("kinesis-cratedb", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&inv.properties, "properties", "", "the daemon's properties file, which also holds the sink.* settings")
+	fs.StringVar(&inv.shard, "shard", "", "replay: only this shard's dead-lettered records")
+	fs.Usage = func() { usage(fs) }
+	known := inv.command == "child"
+	for _, c := range commands[1:] {
+		known = known || c.name == inv.command
+	}
+	if !known {
+		fmt.Fprintf(stderr, "kinesis-cratedb: unknown command %q\n", inv.command)
+		fs.Usage()
+		return inv, exitUsage, false
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return inv, 0, false
+		}
+		return inv, exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "kinesis-cratedb %s: unexpected argument %q\n", inv.command, fs.Arg(0))
+		fs.Usage()
+		return inv, exitUsage, false
+	}
+	if inv.shard != "" && inv.command != "replay" {
+		fmt.Fprintf(stderr, "kinesis-cratedb: --shard belongs to replay\n")
+		return inv, exitUsage, false
+	}
+	return inv, 0, true
+}
+
+func usage(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprintf(w, "usage: kinesis-cratedb [command] --properties FILE [flags]\n\ncommands:\n")
+	for _, c := range commands {
+		name := c.name
+		if name == "" {
+			name = "(none)"
+		}
+		fmt.Fprintf(w, "  %-7s %-32s %s\n", name, c.args, c.what)
+	}
+	fmt.Fprintf(w, "\nflags:\n")
+	fs.PrintDefaults()
+	fmt.Fprintf(w, "\nexit codes: 0 done, %d runtime failure (the daemon redelivers from the last checkpoint), %d wrong command line, %d invalid settings\n",
+		exitFailure, exitUsage, exitConfig)
 }
 
 // newLogger logs to the file at the configured level and copies errors to

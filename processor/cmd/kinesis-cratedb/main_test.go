@@ -1,0 +1,38 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseArgs(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want invocation
+		code int
+		ok   bool
+		says string // a part of what stderr must say
+	}{
+		{"child", []string{"--properties", "p"}, invocation{command: "child", properties: "p"}, 0, true, ""},
+		{"check", []string{"check", "--properties", "p"}, invocation{command: "check", properties: "p"}, 0, true, ""},
+		{"replay one shard", []string{"replay", "--properties", "p", "--shard", "s"}, invocation{command: "replay", properties: "p", shard: "s"}, 0, true, ""},
+		{"help lists every command", []string{"-h"}, invocation{command: "child"}, 0, false, "replay  --properties FILE [--shard ID]"},
+		{"unknown command", []string{"chek", "--properties", "p"}, invocation{command: "chek"}, exitUsage, false, `unknown command "chek"`},
+		{"stray argument", []string{"--properties", "p", "extra"}, invocation{command: "child", properties: "p"}, exitUsage, false, `unexpected argument "extra"`},
+		{"unknown flag", []string{"--propertis", "p"}, invocation{command: "child"}, exitUsage, false, "flag provided but not defined"},
+		{"shard outside replay", []string{"check", "--properties", "p", "--shard", "s"}, invocation{command: "check", properties: "p", shard: "s"}, exitUsage, false, "--shard belongs to replay"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr strings.Builder
+			got, code, ok := parseArgs(tt.args, &stderr)
+			if got != tt.want || code != tt.code || ok != tt.ok {
+				t.Fatalf("parseArgs(%q) = %+v, %d, %v; want %+v, %d, %v", tt.args, got, code, ok, tt.want, tt.code, tt.ok)
+			}
+			if !strings.Contains(stderr.String(), tt.says) {
+				t.Fatalf("stderr %q does not say %q", stderr.String(), tt.says)
+			}
+		})
+	}
+}

@@ -75,6 +75,10 @@ var crateTransientMessages = []string{
 	// [4068][internal:crate:sql/data/write[p]]: … on EsThreadPoolExecutor[…]".
 	"rejected execution",
 	"CircuitBreakingException", // (source)
+	// A node could not decode a message from another node (StreamInput's
+	// readString): seen in a three-node cluster as writes started, for one
+	// row, which the next attempt stored. Nothing in the row causes it.
+	"Invalid string; unexpected character",
 }
 
 // crateConfigMessages are refusals of the statement, not of its data, that

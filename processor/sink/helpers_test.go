@@ -19,11 +19,11 @@ import (
 // Without one they skip, except under CI=true where that is a failure.
 func testDatabaseURL(t testing.TB) string { return pgtest.DatabaseURL(t) }
 
-// methodsFor lists the write methods a database takes: CrateDB has neither
-// COPY nor a typed unnest of the sink's columns, only the batch.
+// methodsFor lists the write methods a database takes: CrateDB has no COPY;
+// its unnest falls back to the batch (insertCrateUnnest).
 func methodsFor(db pgtest.DB) []writeMethod {
 	if db.Crate() {
-		return []writeMethod{methodBatch}
+		return []writeMethod{methodUnnest, methodBatch}
 	}
 	return postgresMethods
 }

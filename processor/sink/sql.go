@@ -26,8 +26,10 @@ type statements struct {
 	addTextColumn string
 	// selectColumns lists a table's columns and their types.
 	selectColumns string
-	// insertUnnest inserts whole columns as arrays in one statement (PostgreSQL).
-	insertUnnest string
+	// insertUnnest inserts whole columns as arrays in one statement; on
+	// CrateDB with payload_aux and payload_text, insertUnnestNoAux without.
+	insertUnnest      string
+	insertUnnestNoAux string
 	// stageBegin and stageCommit wrap a COPY into a temporary table
 	// (PostgreSQL only; CrateDB has no COPY and no ROLLBACK).
 	stageBegin  string
@@ -114,6 +116,15 @@ func crateStatements(target, deadLetter, progress tableName, objectPolicy string
 			`ON CONFLICT (` + pkColumns + `) DO NOTHING`,
 		insertRowNoAux: `INSERT INTO ` + target.sql() + ` (` + targetColumns + `) ` +
 			`VALUES ($1::TEXT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::TIMESTAMPTZ, $6::OBJECT) ` +
+			`ON CONFLICT (` + pkColumns + `) DO NOTHING`,
+		// Explicit array types: CrateDB cannot infer a parameter's type
+		// inside UNNEST (crate/crate#10620).
+		insertUnnest: `INSERT INTO ` + target.sql() + ` (` + insertColumns + `) ` +
+			`SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TIMESTAMPTZ[], ` +
+			`$6::ARRAY(OBJECT), $7::ARRAY(OBJECT), $8::TEXT[]) ` +
+			`ON CONFLICT (` + pkColumns + `) DO NOTHING`,
+		insertUnnestNoAux: `INSERT INTO ` + target.sql() + ` (` + targetColumns + `) ` +
+			`SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TIMESTAMPTZ[], $6::ARRAY(OBJECT)) ` +
 			`ON CONFLICT (` + pkColumns + `) DO NOTHING`,
 		addAuxColumn:  `ALTER TABLE ` + target.sql() + ` ADD COLUMN "payload_aux" OBJECT(IGNORED)`,
 		addTextColumn: `ALTER TABLE ` + target.sql() + ` ADD COLUMN "payload_text" TEXT INDEX OFF STORAGE WITH (columnstore = false)`,

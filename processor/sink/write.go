@@ -22,7 +22,8 @@ const (
 	// in its own command tag. On PostgreSQL it works too (one transaction).
 	methodBatch writeMethod = iota
 	// methodUnnest sends all rows as column arrays in one INSERT … SELECT
-	// FROM unnest (PostgreSQL).
+	// FROM unnest; on CrateDB it falls back to methodBatch to learn what
+	// each row did (insertCrateUnnest).
 	methodUnnest
 	// methodCopy COPYs the rows into a temporary table and inserts from
 	// there (PostgreSQL).
@@ -154,10 +155,12 @@ func (w *Writer) tryPart(ctx context.Context, rows []Row) (dead []DeadLetter, sp
 	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
 	defer cancel()
 	var failed []int
-	switch w.method {
-	case methodUnnest:
+	switch {
+	case w.method == methodUnnest && w.dialect == CrateDB:
+		failed, err = w.insertCrateUnnest(ctx, rows)
+	case w.method == methodUnnest:
 		err = w.insertUnnest(ctx, rows)
-	case methodCopy:
+	case w.method == methodCopy:
 		err = w.insertCopy(ctx, rows)
 	default:
 		failed, err = w.insertBatch(ctx, rows)

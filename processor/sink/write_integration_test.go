@@ -276,7 +276,7 @@ func testOpenWithoutCreateTablesNamesMissingTable(t *testing.T, db pgtest.DB) {
 	w := openTest(t, url, nil)
 	wantDialect, wantMethod := PostgreSQL, methodCopy
 	if db.Crate() {
-		wantDialect, wantMethod = CrateDB, methodBatch
+		wantDialect, wantMethod = CrateDB, methodUnnest
 	}
 	if w.Dialect() != wantDialect || w.method != wantMethod {
 		t.Errorf("dialect %s method %s, want %s and %s", w.Dialect(), w.method, wantDialect, wantMethod)

@@ -107,6 +107,7 @@ type Writer struct {
 	noAux             bool           // a user's table without payload_aux and payload_text
 	columnsFull       atomic.Bool    // CrateDB refused a new sub-column: the table is at its limit
 	skipDirectCopy    atomic.Int32   // chunks left that bypass the direct COPY (see insertCopy)
+	skipUnnest        atomic.Int32   // chunks left that go as a batch (see insertCrateUnnest)
 	genericCopyLogged atomic.Bool
 	closed            atomic.Bool
 }
@@ -170,9 +171,9 @@ func (w *Writer) setup(ctx context.Context, cfg Config, policy string) error {
 			w.chunkSize = defaultCrateChunkSize
 		}
 	}
-	w.method = methodBatch
+	// The fastest idempotent paths measured (scripts/bench).
+	w.method = methodUnnest
 	if w.dialect == PostgreSQL {
-		// Fastest idempotent path measured (bench_test.go).
 		w.method = methodCopy
 	}
 	var err error

@@ -326,9 +326,9 @@ func decodeExact(s string) (any, error) {
 // (which the child's decoder accepts) against a PostgreSQL session whose
 // max_stack_depth is 100kB (any server configured lower than the default
 // 2MB, or a deeper payload, gives the same "stack depth limit exceeded",
-// SQLSTATE 54001). It must be dead-lettered like any refused value and the
-// records around it stored: the shard must not wait for the database to
-// change its mind.
+// SQLSTATE 54001). It is valid JSON, so it must be stored like any value
+// jsonb cannot hold (whole, in payload_text) and the records around it
+// stored: the shard must not wait for the database to change its mind.
 //
 // PostgreSQL only: it needs a session setting that lowers a server limit,
 // and CrateDB has none; the limits of CrateDB's objects (depth, term length,

@@ -197,10 +197,12 @@ scenarios set them as an operator wanting fast recovery would:
   nested 10,000 deep (the child's decoder accepts up to 10,000) written through
   a PostgreSQL session with \`max_stack_depth = 100kB\`, between 100 good
   records: PostgreSQL refuses it with SQLSTATE 54001 ("stack depth limit
-  exceeded"); it must be dead-lettered and the good records stored within a
-  minute.
+  exceeded"); it is valid JSON, so it must be stored whole in payload_text
+  (like any value jsonb cannot hold), and the good records within a minute.
 - **fuzzing**: \`go test -fuzz FuzzDecodeMessage\` on the protocol decoder of
-  \`processor/kcl\`.
+  \`processor/kcl\`: no panic, nothing accepted that is not JSON, payloads as
+  encoding/json reads them, and the same records when the line is read
+  through a 16-byte buffer and split into parts.
 
 ## This run
 

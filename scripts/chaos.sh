@@ -207,6 +207,7 @@ scenarios set them as an operator wanting fast recovery would:
 ## This run
 
 - Date: $(date -u +%Y-%m-%dT%H:%MZ), total $((total_took / 60)) min $((total_took % 60)) s (scenarios $((scenarios_took / 60)) min $((scenarios_took % 60)) s, fuzzing ${fuzz_took} s).
+- Commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- processor 2>/dev/null || echo " + uncommitted changes in processor/").
 - Command: \`CHAOS_SEED=$CHAOS_SEED${CHAOS_RUN:+ CHAOS_RUN='$CHAOS_RUN'} scripts/chaos.sh\` (child kills $CHAOS_CHILD_KILLS, daemon kills $CHAOS_DAEMON_KILLS, two-daemon kills $CHAOS_TWO_DAEMON_KILLS, outage $CHAOS_DB_OUTAGE, fuzz $fuzztime).
 - Scenario times: ${durations:-none}.
 - Machine: $(nproc) CPUs (${cpu:-unknown CPU}), $mem memory, $(uname -sr).

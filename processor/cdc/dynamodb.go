@@ -672,7 +672,8 @@ func numberText(v []byte) (string, error) {
 }
 
 // badColumnName reports object keys CrateDB refuses in a dynamic object
-// (cratedb.md §2.1); inside OBJECT(IGNORED) they are stored as they are.
+// (a key with a dot, brackets or a line break is no column name there);
+// inside OBJECT(IGNORED) they are stored as they are.
 func badColumnName(name string) bool {
 	return strings.ContainsAny(name, ".[\t\r\n")
 }

@@ -9,7 +9,7 @@ import (
 func ptr[T any](v T) *T { return &v }
 
 // The expected lines are the daemon's own Jackson output recorded in
-// shared/multilang-protocol.md §3.
+// the developers' protocol notes (the Java daemon run on these inputs).
 func TestEncodeMatchesJackson(t *testing.T) {
 	binary := []byte{0xff, 0xfe}
 	for b := byte(0); b <= 0x50; b++ {

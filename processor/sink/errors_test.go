@@ -220,7 +220,8 @@ func TestConnectionLost(t *testing.T) {
 	}
 }
 
-// Tags as CrateDB sends them for bulk rows (cratedb.md §1.4).
+// Tags as CrateDB sends them for the rows of a bulk operation (each row its
+// own tag; a negative count is a row that failed without an error text).
 func TestCommandTagCounts(t *testing.T) {
 	tests := []struct {
 		tag    string

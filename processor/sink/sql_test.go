@@ -152,3 +152,31 @@ func TestStatementsQuoteConfiguredNames(t *testing.T) {
 		}
 	}
 }
+
+func TestChunkEnd(t *testing.T) {
+	rows := func(sizes ...int) []Row {
+		out := make([]Row, len(sizes))
+		for i, n := range sizes {
+			out[i].Payload = make([]byte, n)
+		}
+		return out
+	}
+	tests := []struct {
+		name             string
+		chunkSize, bytes int
+		rows             []Row
+		start, wantEnd   int
+	}{
+		{"rows bound", 2, 0, rows(1, 1, 1), 0, 2},
+		{"bytes bound", 10, 100, rows(60, 60, 1), 0, 1},
+		{"one row past the bytes still goes", 10, 100, rows(500, 1), 0, 1},
+		{"from the middle", 10, 100, rows(1, 50, 50, 50), 1, 3},
+		{"the end", 10, 100, rows(1, 1), 1, 2},
+	}
+	for _, tt := range tests {
+		w := &Writer{chunkSize: tt.chunkSize, chunkBytes: tt.bytes}
+		if got := w.chunkEnd(tt.rows, tt.start); got != tt.wantEnd {
+			t.Errorf("%s: chunkEnd = %d, want %d", tt.name, got, tt.wantEnd)
+		}
+	}
+}

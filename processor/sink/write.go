@@ -52,13 +52,32 @@ func (w *Writer) Write(ctx context.Context, rows []Row) (Result, error) {
 	ctx, cancel := w.retry.policy.withMaxWait(ctx)
 	defer cancel()
 	var res Result
-	for start := 0; start < len(rows); start += w.chunkSize {
-		chunk := rows[start:min(start+w.chunkSize, len(rows))]
+	for start, end := 0, 0; start < len(rows); start = end {
+		end = w.chunkEnd(rows, start)
+		chunk := rows[start:end]
 		if err := w.writeChunk(ctx, chunk, &res); err != nil {
 			return res, fmt.Errorf("sink: write %d rows to %s: %w", len(chunk), w.target, err)
 		}
 	}
 	return res, nil
+}
+
+// chunkEnd is where the chunk starting at rows[start] ends: after chunkSize
+// rows, or, on CrateDB, once its payloads pass chunkBytes (a chunk travels
+// as one statement whose parameters pgx encodes into one buffer, so large
+// records take fewer rows per statement).
+func (w *Writer) chunkEnd(rows []Row, start int) int {
+	end := min(start+w.chunkSize, len(rows))
+	if w.chunkBytes <= 0 {
+		return end
+	}
+	size := 0
+	for i := start; i < end; i++ {
+		if size += len(rows[i].Payload); size > w.chunkBytes && i > start {
+			return i
+		}
+	}
+	return end
 }
 
 func (w *Writer) writeChunk(ctx context.Context, rows []Row, res *Result) error {

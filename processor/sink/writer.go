@@ -77,6 +77,9 @@ type Config struct {
 const (
 	defaultChunkSize      = 10000
 	defaultCrateChunkSize = 2000
+	// crateChunkBytes bounds a CrateDB chunk's payloads: 2,000 rows of 1 KB
+	// stay one chunk, 100 KB records go 40 to a statement.
+	crateChunkBytes       = 4 << 20
 	defaultAttemptTimeout = 2 * time.Minute
 )
 
@@ -96,6 +99,7 @@ type Writer struct {
 	deadLetter        tableName
 	progress          tableName
 	chunkSize         int
+	chunkBytes        int // payload bytes per chunk, 0: no limit (see chunkEnd)
 	attemptTimeout    time.Duration
 	retry             retrier
 	log               zerolog.Logger
@@ -170,6 +174,9 @@ func (w *Writer) setup(ctx context.Context, cfg Config, policy string) error {
 		if w.dialect == CrateDB {
 			w.chunkSize = defaultCrateChunkSize
 		}
+	}
+	if w.dialect == CrateDB {
+		w.chunkBytes = crateChunkBytes
 	}
 	// The fastest idempotent paths measured (scripts/bench).
 	w.method = methodUnnest

@@ -479,7 +479,7 @@ func waitPIDsGone(t *testing.T, pids []int, timeout time.Duration) {
 	eventually(t, timeout, fmt.Sprintf("processes %v to exit", pids), func() (bool, string) {
 		var alive []int
 		for _, pid := range pids {
-			if running(pid) {
+			if pgtest.Alive(pid) {
 				alive = append(alive, pid)
 			}
 		}

@@ -300,30 +300,8 @@ func (a sinkApp) childrenOf(d *daemon) []int {
 }
 
 func ppid(pid int) int {
-	_, parent := procStat(pid)
+	_, parent := pgtest.ProcStat(pid)
 	return parent
-}
-
-// running reports whether the process exists and is not a zombie (an
-// orphan's exit may be reaped late by init in a container).
-func running(pid int) bool {
-	state, _ := procStat(pid)
-	return state != "" && state != "Z"
-}
-
-// procStat reads a process's state and parent pid from /proc.
-func procStat(pid int) (state string, parent int) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "", 0
-	}
-	// The command name (field 2) may hold spaces; it ends at the last ')'.
-	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	if len(fields) < 2 {
-		return "", 0
-	}
-	parent, _ = strconv.Atoi(fields[1])
-	return fields[0], parent
 }
 
 // dropOnSuccess drops the app's target and dead-letter tables when the test

@@ -37,7 +37,7 @@ func (s *Server) Kill() error {
 	if !waitGone(10*time.Second, orphans...) {
 		var left []int
 		for _, p := range orphans {
-			if alive(p) {
+			if Alive(p) {
 				left = append(left, p)
 				_ = syscall.Kill(p, syscall.SIGKILL)
 			}
@@ -99,7 +99,7 @@ func (s *Server) mainPID() (int, error) {
 	}
 	first, _, _ := bytes.Cut(text, []byte("\n"))
 	pid, err := strconv.Atoi(strings.TrimSpace(string(first)))
-	if err != nil || !alive(pid) {
+	if err != nil || !Alive(pid) {
 		return 0, fmt.Errorf("%s's pid %q: not a running process", s.db, first)
 	}
 	return pid, nil
@@ -115,7 +115,7 @@ func (s *Server) children(pid int) []int {
 		if err != nil {
 			continue
 		}
-		if _, parent := procStat(p); parent == pid {
+		if _, parent := ProcStat(p); parent == pid {
 			out = append(out, p)
 		}
 	}
@@ -128,7 +128,7 @@ func waitGone(timeout time.Duration, pids ...int) bool {
 	for {
 		running := false
 		for _, p := range pids {
-			running = running || alive(p)
+			running = running || Alive(p)
 		}
 		if !running {
 			return true
@@ -140,15 +140,15 @@ func waitGone(timeout time.Duration, pids ...int) bool {
 	}
 }
 
-// alive reports whether the process exists and is not a zombie: a killed
-// server orphaned by its starter may wait a while for init to reap it.
-func alive(pid int) bool {
-	state, _ := procStat(pid)
+// Alive reports whether the process exists and is not a zombie: a killed
+// process orphaned by its starter may wait a while for init to reap it.
+func Alive(pid int) bool {
+	state, _ := ProcStat(pid)
 	return state != "" && state != "Z"
 }
 
-// procStat reads a process's state and parent pid from /proc.
-func procStat(pid int) (state string, parent int) {
+// ProcStat reads a process's state and parent pid from /proc.
+func ProcStat(pid int) (state string, parent int) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return "", 0

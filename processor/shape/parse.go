@@ -96,29 +96,24 @@ func (sc *scratch) release() {
 }
 
 // keepMembers moves the members from stack index base on into the arena.
-func (sc *scratch) keepMembers(base int) []member {
-	n := len(sc.mstack) - base
-	if cap(sc.marena)-len(sc.marena) < n {
-		sc.marena = make([]member, 0, max(2*cap(sc.marena), n, 64))
-	}
-	l := len(sc.marena)
-	sc.marena = append(sc.marena, sc.mstack[base:]...)
-	clear(sc.mstack[base:])
-	sc.mstack = sc.mstack[:base]
-	return sc.marena[l : l+n : l+n]
-}
+func (sc *scratch) keepMembers(base int) []member { return keep(&sc.mstack, &sc.marena, base) }
 
 // keepValues moves the values from stack index base on into the arena.
-func (sc *scratch) keepValues(base int) []value {
-	n := len(sc.vstack) - base
-	if cap(sc.varena)-len(sc.varena) < n {
-		sc.varena = make([]value, 0, max(2*cap(sc.varena), n, 64))
+func (sc *scratch) keepValues(base int) []value { return keep(&sc.vstack, &sc.varena, base) }
+
+// keep moves (*stack)[base:] to the end of *arena and returns it there. A
+// full arena is replaced, not grown: slices handed out earlier keep
+// pointing into the old one.
+func keep[T any](stack, arena *[]T, base int) []T {
+	n := len(*stack) - base
+	if cap(*arena)-len(*arena) < n {
+		*arena = make([]T, 0, max(2*cap(*arena), n, 64))
 	}
-	l := len(sc.varena)
-	sc.varena = append(sc.varena, sc.vstack[base:]...)
-	clear(sc.vstack[base:])
-	sc.vstack = sc.vstack[:base]
-	return sc.varena[l : l+n : l+n]
+	l := len(*arena)
+	*arena = append(*arena, (*stack)[base:]...)
+	clear((*stack)[base:])
+	*stack = (*stack)[:base]
+	return (*arena)[l : l+n : l+n]
 }
 
 func (p *parser) space() {

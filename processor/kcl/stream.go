@@ -104,15 +104,8 @@ func (s *streamReader) fields(b *batchStream, emit func(message)) error {
 		if err != nil {
 			return err
 		}
-		if c, err = s.skipSpace(); err != nil {
+		if done, err := s.afterValue('}'); done || err != nil {
 			return err
-		}
-		if c != ',' && c != '}' {
-			return s.invalid("expected ',' or '}'")
-		}
-		s.discard(1)
-		if c == '}' {
-			return nil
 		}
 	}
 }
@@ -248,17 +241,24 @@ func (s *streamReader) records(b *batchStream, split bool, emit func(message)) e
 		if split && len(b.recs) > 1 && len(b.d.data) > s.partBytes {
 			b.split(s.take, s.give, emit)
 		}
-		if c, err = s.skipSpace(); err != nil {
+		if done, err := s.afterValue(']'); done || err != nil {
 			return err
 		}
-		if c != ',' && c != ']' {
-			return s.invalid("expected ',' or ']'")
-		}
-		s.discard(1)
-		if c == ']' {
-			return nil
-		}
 	}
+}
+
+// afterValue reads what follows a member or element: a ',' (more follow) or
+// the closing bracket, which ends the object or array (done).
+func (s *streamReader) afterValue(closing byte) (done bool, err error) {
+	c, err := s.skipSpace()
+	if err != nil {
+		return false, err
+	}
+	if c != ',' && c != closing {
+		return false, s.invalid(fmt.Sprintf("expected ',' or '%c'", closing))
+	}
+	s.discard(1)
+	return c == closing, nil
 }
 
 // split emits the part without its last record, which took it past the

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/testenv"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/testenv"
 )
 
 // TestEncodingMatchesDaemonClasses serialises the same messages with the

@@ -13,7 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
 )
 
 // TestChaosChildKill kills one kinesis-cratedb child with SIGKILL, again and

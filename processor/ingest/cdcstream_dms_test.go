@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/kcl"
 )
 

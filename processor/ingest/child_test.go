@@ -19,7 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/daemonsim"
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
 )
 
 var childBinary string

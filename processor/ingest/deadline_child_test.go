@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
 )
 
 // onEachDatabase runs fn on TEST_DATABASE_URL (PostgreSQL) and

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/testenv"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/testenv"
 )
 
 func TestRecordGen(t *testing.T) {

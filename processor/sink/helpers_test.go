@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
 	"github.com/rs/zerolog"
 )
 

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
 )
 
 // restartAfter starts the stopped cluster again after d, in the background.

@@ -3,7 +3,7 @@ package sink
 import (
 	"testing"
 
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
 )
 
 // onEachDatabase runs fn as a subtest on every test database that is set:

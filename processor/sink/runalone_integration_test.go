@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/pgtest"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
 	"github.com/rs/zerolog"
 
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/testenv"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/testenv"
 )
 
 // testCrateDBURL returns TEST_CRATEDB_URL; the test skips without it, or

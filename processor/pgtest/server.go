@@ -9,7 +9,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/testenv"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/testenv"
 )
 
 const pgBin = "/usr/lib/postgresql/15/bin"

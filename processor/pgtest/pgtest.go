@@ -1,4 +1,4 @@
-// Package pgtest gives tests the databases to run against: the shared
+// Package pgtest is a test harness, in the spirit of net/http/httptest: it gives tests the databases to run against: the shared
 // PostgreSQL (TEST_DATABASE_URL) and CrateDB (TEST_CRATEDB_URL) that
 // scripts/test.sh starts, and servers of their own (scripts/pg.sh,
 // scripts/cratedb.sh) that a test may stop and start again without
@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/internal/testenv"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/testenv"
 )
 
 // Database names, as DB.Name and subtest names.

@@ -21,8 +21,8 @@ import (
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/daemonsim"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/decode"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/ingest"
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/kcl"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/sink"
 	"github.com/rs/zerolog"
 )

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/kcl"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
 )
 
 // A generated AWS DMS stream (universal layout) for one source table

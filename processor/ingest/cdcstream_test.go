@@ -16,8 +16,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/kcl"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
 )
 
 // TestCDCStreamDynamoDB runs generated DynamoDB change streams (see

@@ -1,8 +1,9 @@
-// Package pgtest is a test harness, in the spirit of net/http/httptest: it gives tests the databases to run against: the shared
-// PostgreSQL (TEST_DATABASE_URL) and CrateDB (TEST_CRATEDB_URL) that
-// scripts/test.sh starts, and servers of their own (scripts/pg.sh,
-// scripts/cratedb.sh) that a test may stop and start again without
-// disturbing the shared ones.
+// Package pgtest is a test harness in the spirit of net/http/httptest. It
+// gives tests the databases to run against: the shared PostgreSQL
+// (TEST_DATABASE_URL) and CrateDB (TEST_CRATEDB_URL) that scripts/test.sh
+// starts, and servers of their own (scripts/pg.sh, scripts/cratedb.sh) that
+// a test may stop, kill, freeze and start again without disturbing the
+// shared ones.
 package pgtest
 
 import (

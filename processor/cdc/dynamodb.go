@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/decode"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 )
 
 // Binary says how DynamoDB binary values (B, BS) are stored.
@@ -207,7 +208,7 @@ func memberName(k []byte) string {
 }
 
 // Decode turns one DynamoDB change record into a Change.
-func (d *DynamoDB) Decode(rec Record) (Event, error) {
+func (d *DynamoDB) Decode(rec record.Source) (Event, error) {
 	r, err := parseDynamoRecord(rec.Data)
 	if err != nil {
 		return Event{}, fmt.Errorf("not a DynamoDB change record: %w", err)

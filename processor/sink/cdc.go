@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
 )
@@ -28,13 +27,47 @@ type cdcTarget struct {
 	objectCols []int
 }
 
-// cdcState holds the CDC tables of a Writer opened with Config.CDCTables.
+// ChangeWriter applies change events (cdc.Change) to their tables as
+// version-guarded upserts. It is safe for concurrent use.
+type ChangeWriter struct {
+	*core
+	*cdcState
+}
+
+// cdcState holds the tables of a ChangeWriter.
 type cdcState struct {
 	targets map[*cdc.Table]*cdcTarget
 	order   []*cdcTarget
 
 	mu      sync.Mutex
 	dropped map[*cdc.Table]bool // dropped by a control event; re-created before the next write
+}
+
+// OpenChanges is Open for change events: it creates or checks the tables
+// of specs (with their live views) besides the dead-letter and progress
+// tables; cfg.Table only names those two tables' defaults and the progress
+// rows.
+func OpenChanges(ctx context.Context, databaseURL string, cfg Config, specs []*cdc.Table) (*ChangeWriter, error) {
+	if len(specs) == 0 {
+		return nil, errors.New("sink: OpenChanges needs at least one table")
+	}
+	c, err := openCore(ctx, databaseURL, cfg)
+	if err != nil {
+		return nil, err
+	}
+	state, err := newCDCState(c.dialect, specs)
+	if err != nil {
+		err = fmt.Errorf("sink: %w", err)
+	} else {
+		err = c.prepareTables(ctx, cfg.CreateTables, state.ddl(), state.tableNames())
+	}
+	if err != nil {
+		c.pool.Close()
+		return nil, err
+	}
+	w := &ChangeWriter{core: c, cdcState: state}
+	w.ready("changes")
+	return w, nil
 }
 
 func newCDCState(d Dialect, specs []*cdc.Table) (*cdcState, error) {
@@ -81,7 +114,7 @@ func (s *cdcState) tableNames() []tableName {
 	return out
 }
 
-func (s *cdcState) target(spec *cdc.Table) (*cdcTarget, error) {
+func (s *cdcState) tableFor(spec *cdc.Table) (*cdcTarget, error) {
 	if t := s.targets[spec]; t != nil {
 		return t, nil
 	}
@@ -98,15 +131,12 @@ func (s *cdcState) target(spec *cdc.Table) (*cdcTarget, error) {
 // Changes the database refuses go to the dead-letter table and are listed
 // in Result.DeadLettered. Transient errors are retried like in Write. When
 // Apply returns nil every change is durably applied or dead-lettered.
-func (w *Writer) Apply(ctx context.Context, changes []cdc.Change) (Result, error) {
+func (w *ChangeWriter) Apply(ctx context.Context, changes []cdc.Change) (Result, error) {
 	ctx, cancel := w.retry.policy.withMaxWait(ctx)
 	defer cancel()
 	var res Result
-	if w.cdc == nil {
-		return res, errors.New("sink: Apply needs a writer opened with Config.CDCTables")
-	}
 	for _, group := range groupByTable(changes) {
-		t, err := w.cdc.target(group[0].Table)
+		t, err := w.tableFor(group[0].Table)
 		if err != nil {
 			return res, err
 		}
@@ -142,14 +172,14 @@ func groupByTable(changes []cdc.Change) [][]cdc.Change {
 	return groups
 }
 
-func (w *Writer) applyChunk(ctx context.Context, t *cdcTarget, changes []cdc.Change, res *Result) error {
-	return writeBisecting(ctx, w, "apply changes", changes, res, func(ctx context.Context, part []cdc.Change) ([]DeadLetter, bool, error) {
+func (w *ChangeWriter) applyChunk(ctx context.Context, t *cdcTarget, changes []cdc.Change, res *Result) error {
+	return writeBisecting(ctx, w.core, "apply changes", changes, res, func(ctx context.Context, part []cdc.Change) ([]DeadLetter, bool, error) {
 		return w.tryChanges(ctx, t, part)
 	})
 }
 
 // tryChanges makes one attempt at changes, like tryPart for rows.
-func (w *Writer) tryChanges(ctx context.Context, t *cdcTarget, changes []cdc.Change) (dead []DeadLetter, split bool, err error) {
+func (w *ChangeWriter) tryChanges(ctx context.Context, t *cdcTarget, changes []cdc.Change) (dead []DeadLetter, split bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
 	defer cancel()
 	original := changes
@@ -173,16 +203,11 @@ func (w *Writer) tryChanges(ctx context.Context, t *cdcTarget, changes []cdc.Cha
 	default:
 		failed, err = w.upsertBatch(ctx, t, changes)
 	}
-	if err != nil { // see tryPart
-		class := classify(w.dialect, err)
-		switch {
-		case class == classTransient:
-			return nil, false, err
-		case len(changes)+len(alone) > 1:
-			return nil, true, nil
-		case class != classRow:
-			return nil, false, err
-		case shaping:
+	if err != nil {
+		if split, refused, err := w.partFailed(err, len(changes)+len(alone)); !refused {
+			return nil, split, err
+		}
+		if shaping {
 			return w.retryShaped(ctx, t, original, []int{0})
 		}
 		return append(dead, w.changeDeadLetter(changes[0], err)), false, nil
@@ -200,8 +225,7 @@ func (w *Writer) tryChanges(ctx context.Context, t *cdcTarget, changes []cdc.Cha
 	case shaping:
 		return w.retryShaped(ctx, t, original, failed)
 	default:
-		src := changes[0].Source
-		return nil, false, fmt.Errorf("change %s/%s/%d failed alone without error text", src.ShardID, src.SequenceNumber, src.SubSequenceNumber)
+		return nil, false, fmt.Errorf("change %s failed alone without error text", changes[0].Source.Key())
 	}
 	for _, c := range alone {
 		err := w.upsertOne(ctx, t, c)
@@ -224,7 +248,7 @@ func (w *Writer) tryChanges(ctx context.Context, t *cdcTarget, changes []cdc.Cha
 // conflicts"), so the bulk upsert changes no mapping; a change whose value
 // makes or retypes a column of undefined type (a null where there is no
 // sub-column) is returned in alone, to be written by itself.
-func (w *Writer) prepareObjectColumns(ctx context.Context, t *cdcTarget, changes []cdc.Change) (bulk, alone []cdc.Change, dead []DeadLetter, err error) {
+func (w *ChangeWriter) prepareObjectColumns(ctx context.Context, t *cdcTarget, changes []cdc.Change) (bulk, alone []cdc.Change, dead []DeadLetter, err error) {
 	for attempt := 0; ; attempt++ {
 		loaded, err := w.loadObjectTypes(ctx, t)
 		if err != nil {
@@ -297,7 +321,7 @@ func (w *Writer) prepareObjectColumns(ctx context.Context, t *cdcTarget, changes
 
 // loadObjectTypes reads the sub-column types of a Direct table's OBJECT
 // columns.
-func (w *Writer) loadObjectTypes(ctx context.Context, t *cdcTarget) (map[string]*colType, error) {
+func (w *ChangeWriter) loadObjectTypes(ctx context.Context, t *cdcTarget) (map[string]*colType, error) {
 	names, types, err := w.subColumns(ctx, t.name, "")
 	if err != nil {
 		return nil, err
@@ -316,7 +340,7 @@ func (w *Writer) loadObjectTypes(ctx context.Context, t *cdcTarget) (map[string]
 // be created (another writer made it first with another type, or the
 // table's column limit), it shapes again against the columns as they are
 // then, and at last without creating any.
-func (w *Writer) shapeChanges(ctx context.Context, t *cdcTarget, changes []cdc.Change) ([]cdc.Change, error) {
+func (w *ChangeWriter) shapeChanges(ctx context.Context, t *cdcTarget, changes []cdc.Change) ([]cdc.Change, error) {
 	for attempt := 0; ; attempt++ {
 		loaded, err := w.loadDataTypes(ctx, t)
 		if err != nil {
@@ -362,7 +386,7 @@ func (w *Writer) shapeChanges(ctx context.Context, t *cdcTarget, changes []cdc.C
 }
 
 // addColumns runs the ALTER TABLE statements of addColumnsDDL.
-func (w *Writer) addColumns(ctx context.Context, ddl []string) error {
+func (w *ChangeWriter) addColumns(ctx context.Context, ddl []string) error {
 	for _, s := range ddl {
 		if _, err := w.pool.Exec(ctx, s); err != nil {
 			return fmt.Errorf("%s: %w", s, err)
@@ -378,7 +402,7 @@ func (w *Writer) addColumns(ctx context.Context, ddl []string) error {
 // the column types as they are now, and, if CrateDB still refuses one,
 // with every data attribute in aux. Only a change refused even then is
 // dead-lettered.
-func (w *Writer) retryShaped(ctx context.Context, t *cdcTarget, original []cdc.Change, failed []int) (dead []DeadLetter, split bool, err error) {
+func (w *ChangeWriter) retryShaped(ctx context.Context, t *cdcTarget, original []cdc.Change, failed []int) (dead []DeadLetter, split bool, err error) {
 	retry := make([]cdc.Change, len(failed))
 	for j, i := range failed {
 		retry[j] = original[i]
@@ -414,7 +438,7 @@ func (w *Writer) retryShaped(ctx context.Context, t *cdcTarget, original []cdc.C
 }
 
 // loadDataTypes reads the types of the data column's sub-columns.
-func (w *Writer) loadDataTypes(ctx context.Context, t *cdcTarget) (*colType, error) {
+func (w *ChangeWriter) loadDataTypes(ctx context.Context, t *cdcTarget) (*colType, error) {
 	names, types, err := w.subColumns(ctx, t.name, "data")
 	if err != nil {
 		return nil, err
@@ -422,10 +446,8 @@ func (w *Writer) loadDataTypes(ctx context.Context, t *cdcTarget) (*colType, err
 	return buildDataTypes(names, types), nil
 }
 
-func (w *Writer) changeDeadLetter(c cdc.Change, err error) DeadLetter {
-	src := c.Source
-	return w.deadLetterFor(Row{ShardID: src.ShardID, SequenceNumber: src.SequenceNumber, SubSequenceNumber: src.SubSequenceNumber,
-		PartitionKey: src.PartitionKey, ArrivedAt: src.ArrivedAt, Raw: src.Data}, err)
+func (w *ChangeWriter) changeDeadLetter(c cdc.Change, err error) DeadLetter {
+	return w.deadLetterFor(c.Source, err)
 }
 
 // changeArgs are the parameters of cdcStatements.upsertRow, in cdcColumns
@@ -471,41 +493,23 @@ func paramValue(v any) any {
 
 // upsertBatch queues one guarded upsert per change (CrateDB runs them as
 // one bulk) and returns the indexes of changes whose tag reports a failure.
-func (w *Writer) upsertBatch(ctx context.Context, t *cdcTarget, changes []cdc.Change) (failed []int, err error) {
-	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(changes))}
+func (w *ChangeWriter) upsertBatch(ctx context.Context, t *cdcTarget, changes []cdc.Change) (failed []int, err error) {
+	stmts := make([]statement, len(changes))
 	for i := range changes {
-		b.Queue(t.sql.upsertRow, changeArgs(t, &changes[i])...)
+		stmts[i] = statement{t.sql.upsertRow, changeArgs(t, &changes[i])}
 	}
-	br := w.pool.SendBatch(ctx, b)
-	for i := range changes {
-		tag, err := br.Exec()
-		if err != nil {
-			_ = br.Close()
-			return nil, err
-		}
-		if rowFailed(tag.String()) {
-			failed = append(failed, i)
-		}
-	}
-	return failed, br.Close()
+	return w.bulk.failed(ctx, stmts)
 }
 
 // upsertOne runs the single-row guarded upsert for c.
-func (w *Writer) upsertOne(ctx context.Context, t *cdcTarget, c cdc.Change) error {
-	tag, err := w.pool.Exec(ctx, t.sql.upsertRow, changeArgs(t, &c)...)
-	if err != nil {
-		return err
-	}
-	if rowFailed(tag.String()) {
-		return fmt.Errorf("change %s/%s/%d failed without error text (tag %q)",
-			c.Source.ShardID, c.Source.SequenceNumber, c.Source.SubSequenceNumber, tag.String())
-	}
-	return nil
+func (w *ChangeWriter) upsertOne(ctx context.Context, t *cdcTarget, c cdc.Change) error {
+	_, err := w.bulk.alone(ctx, statement{t.sql.upsertRow, changeArgs(t, &c)}, "change", c.Source.Key())
+	return err
 }
 
 // upsertUnnest sends the chunk as column arrays in one statement
 // (PostgreSQL).
-func (w *Writer) upsertUnnest(ctx context.Context, t *cdcTarget, changes []cdc.Change) error {
+func (w *ChangeWriter) upsertUnnest(ctx context.Context, t *cdcTarget, changes []cdc.Change) error {
 	cols := cdcColumns(t.spec)
 	n := len(changes)
 	text := make([][]pgtype.Text, len(cols)-2)
@@ -553,11 +557,8 @@ func textValue(v any) pgtype.Text {
 // ApplyControl creates or drops a CDC table (DMS control records, when
 // sink.dms.control = apply). A dropped table is created again before the
 // next change for it is written.
-func (w *Writer) ApplyControl(ctx context.Context, ctl cdc.Control) error {
-	if w.cdc == nil {
-		return errors.New("sink: ApplyControl needs a writer opened with Config.CDCTables")
-	}
-	t, err := w.cdc.target(ctl.Table)
+func (w *ChangeWriter) ApplyControl(ctx context.Context, ctl cdc.Control) error {
+	t, err := w.tableFor(ctl.Table)
 	if err != nil {
 		return err
 	}
@@ -573,17 +574,17 @@ func (w *Writer) ApplyControl(ctx context.Context, ctl cdc.Control) error {
 	if err := w.runDDL(ctx, ctl.Kind.String(), ddl); err != nil {
 		return fmt.Errorf("sink: %s %s: %w", ctl.Kind, t.name, err)
 	}
-	w.cdc.mu.Lock()
-	w.cdc.dropped[t.spec] = ctl.Kind == cdc.DropTable
-	w.cdc.mu.Unlock()
+	w.mu.Lock()
+	w.dropped[t.spec] = ctl.Kind == cdc.DropTable
+	w.mu.Unlock()
 	w.log.Info().Str("table", t.name.String()).Str("control", ctl.Kind.String()).Msg("applied DMS control record")
 	return nil
 }
 
-func (w *Writer) recreateIfDropped(ctx context.Context, t *cdcTarget) error {
-	w.cdc.mu.Lock()
-	dropped := w.cdc.dropped[t.spec]
-	w.cdc.mu.Unlock()
+func (w *ChangeWriter) recreateIfDropped(ctx context.Context, t *cdcTarget) error {
+	w.mu.Lock()
+	dropped := w.dropped[t.spec]
+	w.mu.Unlock()
 	if !dropped {
 		return nil
 	}
@@ -593,7 +594,7 @@ func (w *Writer) recreateIfDropped(ctx context.Context, t *cdcTarget) error {
 // runDDL runs statements with the retry policy. Afterwards the pool is
 // reset: prepared statements cached on pooled connections may still refer
 // to a dropped table (CrateDB keeps the analysis made at Parse time).
-func (w *Writer) runDDL(ctx context.Context, op string, ddl []string) error {
+func (w *ChangeWriter) runDDL(ctx context.Context, op string, ddl []string) error {
 	_, err := w.retry.do(ctx, op, func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
 		defer cancel()

@@ -116,7 +116,7 @@ func (w *Writer) reloadColumns(ctx context.Context) error {
 }
 
 // loadObjectColumns reads the sub-columns of an object column of table.
-func (w *Writer) loadObjectColumns(ctx context.Context, table tableName, column string) (*shape.Columns, error) {
+func (w *core) loadObjectColumns(ctx context.Context, table tableName, column string) (*shape.Columns, error) {
 	names, types, err := w.subColumns(ctx, table, column)
 	if err != nil {
 		return nil, err
@@ -133,7 +133,7 @@ func (w *Writer) loadObjectColumns(ctx context.Context, table tableName, column 
 // subColumns reads the names and types of table's object sub-columns, which
 // CrateDB names col['a']['b'], of the object column named column ("" for
 // every object column).
-func (w *Writer) subColumns(ctx context.Context, table tableName, column string) (names, types []string, err error) {
+func (w *core) subColumns(ctx context.Context, table tableName, column string) (names, types []string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
 	defer cancel()
 	rows, err := w.pool.Query(ctx, w.sql.selectColumns, table.schema, table.name)

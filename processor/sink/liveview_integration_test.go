@@ -55,8 +55,9 @@ func TestLiveViewSQLOnEachDatabase(t *testing.T) {
 	})
 }
 
-func mustExec(t *testing.T, w *Writer, sql string) {
+func mustExec(t *testing.T, ww writer, sql string) {
 	t.Helper()
+	w := ww.base()
 	if _, err := w.pool.Exec(context.Background(), sql); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}

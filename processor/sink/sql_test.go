@@ -174,7 +174,7 @@ func TestChunkEnd(t *testing.T) {
 		{"the end", 10, 100, rows(1, 1), 1, 2},
 	}
 	for _, tt := range tests {
-		w := &Writer{chunkSize: tt.chunkSize, chunkBytes: tt.bytes}
+		w := &Writer{core: &core{chunkSize: tt.chunkSize, chunkBytes: tt.bytes}}
 		if got := w.chunkEnd(tt.rows, tt.start); got != tt.wantEnd {
 			t.Errorf("%s: chunkEnd = %d, want %d", tt.name, got, tt.wantEnd)
 		}

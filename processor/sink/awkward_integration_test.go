@@ -107,7 +107,7 @@ func TestWriteLearnsTypesAnotherWriterMade(t *testing.T) {
 		if !pgtest.SameJSON(t, got["2"], []byte(`{"v":"text","o":{"p":"no","q":2}}`)) {
 			t.Errorf("read back %s", got["2"])
 		}
-		if a.dialect == CrateDB {
+		if a.Dialect() == CrateDB {
 			var aux string
 			if err := a.pool.QueryRow(ctx, `SELECT payload_aux::TEXT FROM `+a.target.sql()+` WHERE seq = '2'`).Scan(&aux); err != nil {
 				t.Fatal(err)
@@ -165,7 +165,7 @@ func TestREADMEWorkedExample(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantPayload, wantAux, wantText := example, "", ""
-		if w.dialect == CrateDB {
+		if w.Dialect() == CrateDB {
 			wantPayload = `{"device":"a1","meta":{"ok":true}}`
 			wantAux = `{"temp":"n/a","tags":["x",2],"id":"123456789012345678901234567890","meta":{"a.b":1}}`
 			wantText = example
@@ -196,7 +196,7 @@ func TestWriteAtTheColumnLimit(t *testing.T) {
 		url := db.URL
 		ctx := context.Background()
 		w := openTest(t, url, nil)
-		if w.dialect == CrateDB {
+		if w.Dialect() == CrateDB {
 			if _, err := w.pool.Exec(ctx, `ALTER TABLE `+w.target.sql()+` SET ("mapping.total_fields.limit" = 15)`); err != nil {
 				t.Fatal(err)
 			}
@@ -210,7 +210,7 @@ func TestWriteAtTheColumnLimit(t *testing.T) {
 			if res, err := w.Write(ctx, rows[i:i+1]); err != nil || res.Written != 1 || len(res.DeadLettered) != 0 {
 				t.Fatalf("row %d: %+v %v", i, res, err)
 			}
-			if i == 1 && w.dialect == CrateDB && !w.columnsFull.Load() {
+			if i == 1 && w.Dialect() == CrateDB && !w.columnsFull.Load() {
 				t.Fatal("the writer did not learn that the table is full")
 			}
 		}
@@ -221,7 +221,7 @@ func TestWriteAtTheColumnLimit(t *testing.T) {
 				t.Errorf("read back %s, want %s", got[r.SequenceNumber], r.Payload)
 			}
 		}
-		if w.dialect == CrateDB {
+		if w.Dialect() == CrateDB {
 			var n int
 			if err := w.pool.QueryRow(ctx, `SELECT count(*) FROM `+w.target.sql()+` WHERE payload['known'] = 2`).Scan(&n); err != nil || n != 1 {
 				t.Errorf("the known key is not indexed in the last row: %d, %v", n, err)

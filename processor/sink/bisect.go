@@ -93,7 +93,7 @@ func (r runAlone) Error() string {
 // the batch (and may break pgx's pipeline doing so). A single item's
 // refusal is the caller's to handle (refused).
 func (w *core) partFailed(err error, n int) (split, refused bool, retry error) {
-	class := classify(w.dialect, err)
+	class := classify(w.db, err)
 	switch {
 	case class == classTransient:
 		return false, false, err

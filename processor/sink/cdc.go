@@ -55,7 +55,7 @@ func OpenChanges(ctx context.Context, databaseURL string, cfg Config, specs []*c
 	if err != nil {
 		return nil, err
 	}
-	state, err := newCDCState(c.dialect, specs)
+	state, err := newCDCState(c.db, specs)
 	if err != nil {
 		err = fmt.Errorf("sink: %w", err)
 	} else {
@@ -70,7 +70,7 @@ func OpenChanges(ctx context.Context, databaseURL string, cfg Config, specs []*c
 	return w, nil
 }
 
-func newCDCState(d Dialect, specs []*cdc.Table) (*cdcState, error) {
+func newCDCState(d dialect, specs []*cdc.Table) (*cdcState, error) {
 	s := &cdcState{targets: map[*cdc.Table]*cdcTarget{}, dropped: map[*cdc.Table]bool{}}
 	seen := map[tableName]bool{}
 	for _, spec := range specs {
@@ -183,14 +183,14 @@ func (w *ChangeWriter) tryChanges(ctx context.Context, t *cdcTarget, changes []c
 	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
 	defer cancel()
 	original := changes
-	shaping := w.dialect == CrateDB && t.spec.Layout == cdc.Document
+	shaping := w.db.typedSubColumns() && t.spec.Layout == cdc.Document
 	if shaping {
 		if changes, err = w.shapeChanges(ctx, t, changes); err != nil {
 			return nil, false, err
 		}
 	}
 	var alone []cdc.Change // written one by one after the bulk
-	if w.dialect == CrateDB && len(t.objectCols) > 0 {
+	if w.db.typedSubColumns() && len(t.objectCols) > 0 {
 		if changes, alone, dead, err = w.prepareObjectColumns(ctx, t, changes); err != nil {
 			return nil, false, err
 		}
@@ -198,7 +198,7 @@ func (w *ChangeWriter) tryChanges(ctx context.Context, t *cdcTarget, changes []c
 	var failed []int
 	switch {
 	case len(changes) == 0:
-	case w.dialect == PostgreSQL && w.method != methodBatch:
+	case t.sql.upsertUnnest != "" && w.method != methodBatch:
 		err = w.upsertUnnest(ctx, t, changes)
 	default:
 		failed, err = w.upsertBatch(ctx, t, changes)
@@ -232,7 +232,7 @@ func (w *ChangeWriter) tryChanges(ctx context.Context, t *cdcTarget, changes []c
 		if err == nil {
 			continue
 		}
-		if classify(w.dialect, err) != classRow {
+		if classify(w.db, err) != classRow {
 			return nil, false, err
 		}
 		dead = append(dead, w.changeDeadLetter(c, err))
@@ -311,7 +311,7 @@ func (w *ChangeWriter) prepareObjectColumns(ctx context.Context, t *cdcTarget, c
 		if err == nil {
 			return bulk, alone, dead, nil
 		}
-		if classify(w.dialect, err) == classTransient {
+		if classify(w.db, err) == classTransient {
 			return nil, nil, nil, err
 		}
 		w.log.Warn().Err(err).Str("table", t.name.String()).Int("attempt", attempt+1).
@@ -377,7 +377,7 @@ func (w *ChangeWriter) shapeChanges(ctx context.Context, t *cdcTarget, changes [
 		if err == nil {
 			return out, nil
 		}
-		if classify(w.dialect, err) == classTransient {
+		if classify(w.db, err) == classTransient {
 			return nil, err
 		}
 		w.log.Warn().Err(err).Str("table", t.name.String()).Int("attempt", attempt+1).
@@ -415,7 +415,7 @@ func (w *ChangeWriter) retryShaped(ctx context.Context, t *cdcTarget, original [
 		if err == nil {
 			continue
 		}
-		if classify(w.dialect, err) != classRow {
+		if classify(w.db, err) != classRow {
 			return nil, false, err
 		}
 		if c.Op != cdc.Delete {
@@ -427,7 +427,7 @@ func (w *ChangeWriter) retryShaped(ctx context.Context, t *cdcTarget, original [
 						Msg("change refused with its data; written with every attribute in aux")
 					continue
 				}
-				if classify(w.dialect, err) != classRow {
+				if classify(w.db, err) != classRow {
 					return nil, false, err
 				}
 			}

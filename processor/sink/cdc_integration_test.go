@@ -95,7 +95,7 @@ func liveRows(t testing.TB, w *ChangeWriter, tg *cdcTarget) []string {
 	t.Helper()
 	refresh(t, w.core, tg.name)
 	db := pgtest.DB{Name: pgtest.PostgreSQL}
-	if w.dialect == CrateDB {
+	if w.Dialect() == CrateDB {
 		db.Name = pgtest.CrateDB
 	}
 	out, err := pgtest.LiveRows(context.Background(), w.pool, db, tg.view.sql())

@@ -18,7 +18,7 @@ import (
 type core struct {
 	pool           *pgxpool.Pool
 	bulk           bulk
-	dialect        Dialect
+	db             dialect
 	method         writeMethod // how a chunk travels; chosen by the dialect
 	sql            statements
 	target         tableName // names the progress row and the default table names
@@ -75,23 +75,14 @@ func (c *core) setup(ctx context.Context, cfg Config) error {
 	if _, err := c.startup().do(ctx, "detect dialect", c.detectDialect); err != nil {
 		return fmt.Errorf("sink: %w", err)
 	}
-	c.retry.dialect = c.dialect
+	c.retry.db = c.db
 	if c.chunkSize <= 0 {
-		c.chunkSize = defaultChunkSize
-		if c.dialect == CrateDB {
-			c.chunkSize = defaultCrateChunkSize
-		}
+		c.chunkSize = c.db.chunkRows()
 	}
-	if c.dialect == CrateDB {
-		c.chunkBytes = crateChunkBytes
-	}
-	// The fastest idempotent paths measured (scripts/bench).
-	c.method = methodUnnest
-	if c.dialect == PostgreSQL {
-		c.method = methodCopy
-	}
+	c.chunkBytes = c.db.chunkBytes()
+	c.method = c.db.rowMethod()
 	var err error
-	if c.target, err = parseTableName(cfg.Table, c.dialect.defaultSchema()); err != nil {
+	if c.target, err = parseTableName(cfg.Table, c.db.defaultSchema()); err != nil {
 		return fmt.Errorf("sink: %w", err)
 	}
 	c.deadLetter = c.target.withSuffix("_deadletter")
@@ -106,10 +97,10 @@ func (c *core) setup(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("sink: progress %w", err)
 		}
 	}
-	if err := checkNameLengths(c.dialect, c.target, c.deadLetter, c.progress); err != nil {
+	if err := checkNames(c.db, c.target, c.deadLetter, c.progress); err != nil {
 		return fmt.Errorf("sink: %w", err)
 	}
-	c.sql = buildStatements(c.dialect, c.target, c.deadLetter, c.progress, cfg.ObjectPolicy)
+	c.sql = c.db.statements(c.target, c.deadLetter, c.progress, cfg.ObjectPolicy)
 	return nil
 }
 
@@ -132,7 +123,7 @@ func (c *core) prepareTables(ctx context.Context, create bool, ddl []string, tab
 
 // ready logs what a writer writes to.
 func (c *core) ready(kind string) {
-	c.log.Info().Str("dialect", c.dialect.String()).Str("writer", kind).Str("table", c.target.String()).
+	c.log.Info().Str("dialect", c.db.kind().String()).Str("writer", kind).Str("table", c.target.String()).
 		Str("dead_letter_table", c.deadLetter.String()).Str("progress_table", c.progress.String()).
 		Msg("sink ready")
 }
@@ -145,9 +136,9 @@ func (w *core) detectDialect(ctx context.Context) error {
 		return err
 	}
 	defer conn.Release()
-	w.dialect = PostgreSQL
+	w.db = dialectOf(PostgreSQL)
 	if conn.Conn().PgConn().ParameterStatus("crate_version") != "" {
-		w.dialect = CrateDB
+		w.db = dialectOf(CrateDB)
 	}
 	return nil
 }
@@ -240,7 +231,7 @@ func shouldPing(_ context.Context, p pgxpool.ShouldPingParams) bool {
 }
 
 // Dialect reports the database flavour detected at Open.
-func (w *core) Dialect() Dialect { return w.dialect }
+func (w *core) Dialect() Dialect { return w.db.kind() }
 
 // Close closes all connections. Calls still retrying return ErrClosed. It
 // waits at most closeTimeout: a connection to a server that hangs can take

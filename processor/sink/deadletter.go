@@ -2,7 +2,6 @@ package sink
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"math"
 
@@ -32,7 +31,7 @@ func (w *core) insertDeadLetters(ctx context.Context, dls []DeadLetter) error {
 	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
 	defer cancel()
 	dls = lastPerKey(dls)
-	if w.dialect == PostgreSQL {
+	if w.sql.upsertDeadLetterUnnest != "" {
 		return w.insertDeadLettersUnnest(ctx, dls)
 	}
 	return w.insertDeadLettersBatch(ctx, dls)
@@ -59,7 +58,7 @@ func (w *core) insertDeadLettersBatch(ctx context.Context, dls []DeadLetter) err
 	for i := range dls {
 		d := &dls[i]
 		stmts[i] = statement{w.sql.upsertDeadLetterRow, []any{cleanText(d.ShardID, 0), cleanText(d.SequenceNumber, 0), d.SubSequenceNumber,
-			cleanText(d.PartitionKey, 0), nullTime(d.ArrivedAt), base64.StdEncoding.EncodeToString(d.Data),
+			cleanText(d.PartitionKey, 0), nullTime(d.ArrivedAt), w.db.encodeRaw(d.Data),
 			d.Stage, cleanText(d.Err, maxErrorText)}}
 	}
 	_, err := w.bulk.sendRetryingFailed(ctx, stmts, "dead letter", func(i int) record.Key { return dls[i].Key() })
@@ -145,7 +144,7 @@ func (w *core) replayPages(ctx context.Context, filter ReplayFilter,
 	if pageSize <= 0 {
 		pageSize = defaultReplayPageSize
 	}
-	if w.dialect == CrateDB {
+	if w.sql.refreshDeadLetters != "" {
 		// Reads are not real-time in CrateDB: make recent dead letters visible.
 		if _, err := w.retry.do(ctx, "refresh dead letters", func(ctx context.Context) error {
 			_, err := w.pool.Exec(ctx, w.sql.refreshDeadLetters)
@@ -299,19 +298,13 @@ func (w *core) readDeadLetters(ctx context.Context, shard string, after record.K
 		var d DeadLetter
 		var pkey, stage, msg pgtype.Text
 		var arrived pgtype.Timestamptz
-		var raw []byte
-		var rawText pgtype.Text
-		dest := []any{&d.ShardID, &d.SequenceNumber, &d.SubSequenceNumber, &pkey, &arrived, &raw, &stage, &msg}
-		if w.dialect == CrateDB {
-			dest[5] = &rawText
-		}
-		if err := rows.Scan(dest...); err != nil {
+		var stored any
+		if err := rows.Scan(&d.ShardID, &d.SequenceNumber, &d.SubSequenceNumber, &pkey, &arrived, &stored, &stage, &msg); err != nil {
 			return nil, err
 		}
-		if rawText.Valid {
-			if raw, err = base64.StdEncoding.DecodeString(rawText.String); err != nil {
-				return nil, fmt.Errorf("dead letter %s: raw is not base64: %w", d.Key(), err)
-			}
+		raw, err := w.db.decodeRaw(stored)
+		if err != nil {
+			return nil, fmt.Errorf("dead letter %s: %w", d.Key(), err)
 		}
 		d.PartitionKey, d.Stage, d.Err, d.Data = pkey.String, stage.String, msg.String, raw
 		if arrived.Valid {
@@ -332,7 +325,7 @@ func (w *core) deleteDeadLetters(ctx context.Context, keys []record.Key) (remove
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
 	defer cancel()
-	if w.dialect == PostgreSQL {
+	if w.sql.deleteDeadLetterUnnest != "" {
 		shard, seq, subSeq := make([]string, len(keys)), make([]string, len(keys)), make([]int64, len(keys))
 		for i, k := range keys {
 			shard[i], seq[i], subSeq[i] = k.ShardID, k.SequenceNumber, k.SubSequenceNumber

@@ -46,18 +46,6 @@ func (l fitLevel) String() string {
 	return [...]string{"as-is", "known", "reloaded", "known-only", "aux-only", "text-only"}[l]
 }
 
-// payloadRules are the limits of the target's payload column.
-func payloadRules(d Dialect, objectPolicy string) shape.Rules {
-	switch {
-	case d == PostgreSQL:
-		return shape.PostgreSQL
-	case strings.EqualFold(objectPolicy, "ignored"):
-		return shape.CrateDBIgnored
-	default:
-		return shape.CrateDB
-	}
-}
-
 // fit prepares r's payload at level. It is safe for concurrent use.
 func (w *Writer) fit(r *Row, level fitLevel) (fitted, error) {
 	payload := payloadBytes(r)
@@ -93,17 +81,12 @@ func (w *Writer) fit(r *Row, level fitLevel) (fitted, error) {
 // firstFit is the level of a row's first attempt: CrateDB checks values
 // at Bind time, where one bad row fails the whole batch, so nothing goes
 // unfitted there.
-func (w *Writer) firstFit() fitLevel {
-	if w.dialect == CrateDB {
-		return fitKnown
-	}
-	return fitAsIs
-}
+func (w *Writer) firstFit() fitLevel { return w.db.firstFit() }
 
 // reloadColumns reads the payload's sub-columns from the database.
 func (w *Writer) reloadColumns(ctx context.Context) error {
-	if w.dialect != CrateDB {
-		return nil
+	if !w.db.typedSubColumns() {
+		return nil // jsonb makes no sub-columns
 	}
 	cols, err := w.loadObjectColumns(ctx, w.target, "payload")
 	if err != nil {

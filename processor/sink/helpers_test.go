@@ -34,7 +34,7 @@ func methodsFor(db pgtest.DB) []writeMethod {
 func refresh(t testing.TB, ww writer, tables ...tableName) {
 	w := ww.base()
 	t.Helper()
-	if w.dialect != CrateDB {
+	if w.Dialect() != CrateDB {
 		return
 	}
 	if len(tables) == 0 {
@@ -52,7 +52,7 @@ func refresh(t testing.TB, ww writer, tables ...tableName) {
 func rawOf(t testing.TB, ww writer, stored []byte) []byte {
 	w := ww.base()
 	t.Helper()
-	if w.dialect != CrateDB {
+	if w.Dialect() != CrateDB {
 		return stored
 	}
 	b, err := base64.StdEncoding.DecodeString(string(stored))

@@ -29,7 +29,7 @@ func TestLiveViewSQLOnEachDatabase(t *testing.T) {
 		})
 		mustExec(t, w, createLiveView(table, view, spec))
 		mustExec(t, w, `INSERT INTO `+table.sql()+` ("id", "note", "cdc_deleted") VALUES (1, 'live', FALSE), (2, 'tombstone', TRUE), (3, 'adopted', NULL)`)
-		if w.dialect == CrateDB {
+		if w.Dialect() == CrateDB {
 			mustExec(t, w, `REFRESH TABLE `+table.sql())
 		}
 		rows, err := w.pool.Query(ctx, `SELECT "id", "note" FROM `+view.sql()+` ORDER BY "id"`)

@@ -95,7 +95,7 @@ func TestReplayDoesNotCountDeadLetterDeletedByHand(t *testing.T) {
 		if res != (ReplayResult{Scanned: 20, Replayed: 19, AlreadyGone: 1}) {
 			t.Fatalf("replay result %+v", res)
 		}
-		if w.dialect == CrateDB {
+		if w.Dialect() == CrateDB {
 			mustExec(t, w, "REFRESH TABLE "+w.target.sql())
 		}
 		if got := count(t, w, w.target); got != 20 {

@@ -93,7 +93,7 @@ func (w *Writer) tryPart(ctx context.Context, rows []Row) (dead []DeadLetter, sp
 	defer cancel()
 	var failed []int
 	switch {
-	case w.method == methodUnnest && w.dialect == CrateDB:
+	case w.method == methodUnnest && w.db.typedSubColumns():
 		failed, err = w.insertCrateUnnest(ctx, rows)
 	case w.method == methodUnnest:
 		err = w.insertUnnest(ctx, rows)
@@ -140,7 +140,7 @@ func (w *Writer) insertRefused(ctx context.Context, r *Row, refusal error) (*Dea
 	}
 	refusals := []string{w.firstFit().String() + ": " + first}
 	for level := w.firstFit() + 1; level < fitLevels; level++ {
-		if w.dialect == PostgreSQL && (level == fitReloaded || level == fitKnownOnly) {
+		if !w.db.typedSubColumns() && (level == fitReloaded || level == fitKnownOnly) {
 			continue // jsonb makes no sub-columns
 		}
 		if level == fitReloaded || level == fitKnownOnly {
@@ -164,7 +164,7 @@ func (w *Writer) insertRefused(ctx context.Context, r *Row, refusal error) (*Dea
 				Str("fit", level.String()).Strs("refused", refusals).Msg("row stored after fitting it harder to the table")
 			return nil, nil
 		}
-		if classify(w.dialect, err) != classRow {
+		if classify(w.db, err) != classRow {
 			return nil, err
 		}
 		if strings.Contains(err.Error(), "Limit of total columns") && w.columnsFull.CompareAndSwap(false, true) {
@@ -319,7 +319,7 @@ func (w *Writer) insertCopy(ctx context.Context, rows []Row) error {
 		return w.insertViaStage(ctx, rows)
 	}
 	err := w.copyIntoTarget(ctx, rows)
-	if err == nil || classify(w.dialect, err) != classRow {
+	if err == nil || classify(w.db, err) != classRow {
 		return err
 	}
 	var pgErr *pgconn.PgError

@@ -99,7 +99,7 @@ func Open(ctx context.Context, databaseURL string, cfg Config) (*Writer, error) 
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{core: c, rules: payloadRules(c.dialect, policy), payloadCols: &shape.Columns{}}
+	w := &Writer{core: c, rules: c.db.payloadRules(policy), payloadCols: &shape.Columns{}}
 	if err := w.setup(ctx, cfg); err != nil {
 		c.pool.Close()
 		return nil, err

@@ -223,16 +223,25 @@ func (w *ChangeWriter) tryChanges(ctx context.Context, t *cdcTarget, changes []c
 		return nil, false, fmt.Errorf("change %s failed alone without error text", changes[0].Source.Key())
 	}
 	for _, c := range alone {
-		err := w.upsertOne(ctx, t, c)
-		if err == nil {
-			continue
-		}
-		if classify(w.db, err) != classRow {
+		refused, err := w.upsertAlone(ctx, t, c)
+		if err != nil {
 			return nil, false, err
 		}
-		dead = append(dead, w.changeDeadLetter(c, err))
+		if refused != nil {
+			dead = append(dead, w.changeDeadLetter(c, refused))
+		}
 	}
 	return dead, false, nil
+}
+
+// upsertAlone writes c by itself; refused is the database's refusal of its
+// data, err anything else.
+func (w *ChangeWriter) upsertAlone(ctx context.Context, t *cdcTarget, c cdc.Change) (refused, err error) {
+	err = w.upsertOne(ctx, t, c)
+	if err != nil && classify(w.db, err) == classRow {
+		return err, nil
+	}
+	return nil, err
 }
 
 func (w *ChangeWriter) changeDeadLetter(c cdc.Change, err error) DeadLetter {

@@ -180,28 +180,24 @@ func (w *ChangeWriter) retryShaped(ctx context.Context, t *cdcTarget, original [
 		return nil, false, err
 	}
 	for j, c := range retry {
-		err := w.upsertOne(ctx, t, c)
-		if err == nil {
-			continue
-		}
-		if classify(w.db, err) != classRow {
-			return nil, false, err
-		}
-		if c.Op != cdc.Delete {
-			refused := err
+		refused, err := w.upsertAlone(ctx, t, c)
+		if err == nil && refused != nil && c.Op != cdc.Delete {
 			if c.Data, c.Aux, err = allToAux(original[failed[j]].Data, original[failed[j]].Aux); err == nil {
-				err = w.upsertOne(ctx, t, c)
-				if err == nil {
-					w.log.Warn().Str("table", t.name.String()).Str("sequence", c.Source.SequenceNumber).Err(refused).
+				first := refused
+				if refused, err = w.upsertAlone(ctx, t, c); err == nil && refused == nil {
+					w.log.Warn().Str("table", t.name.String()).Stringer("record", c.Source.Key()).Err(first).
 						Msg("change refused with its data; written with every attribute in aux")
-					continue
 				}
-				if classify(w.db, err) != classRow {
-					return nil, false, err
-				}
+			} else {
+				refused, err = err, nil // not an object: keep the reason
 			}
 		}
-		dead = append(dead, w.changeDeadLetter(c, err))
+		if err != nil {
+			return nil, false, err
+		}
+		if refused != nil {
+			dead = append(dead, w.changeDeadLetter(c, refused))
+		}
 	}
 	return dead, false, nil
 }

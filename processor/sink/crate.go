@@ -61,31 +61,16 @@ func (crateDB) statements(target, deadLetter, progress tableName, objectPolicy s
 		policy = "IGNORED"
 	}
 	return statements{
-		createTarget: `CREATE TABLE IF NOT EXISTS ` + target.sql() + ` (` +
-			`"shard_id" TEXT NOT NULL, ` +
-			`"seq" TEXT NOT NULL, ` +
-			`"sub_seq" BIGINT NOT NULL, ` +
-			`"partition_key" TEXT, ` +
-			`"arrived_at" TIMESTAMP WITH TIME ZONE, ` +
-			`"payload" OBJECT(` + policy + `), ` +
-			`"payload_aux" OBJECT(IGNORED), ` +
-			`"payload_text" TEXT INDEX OFF STORAGE WITH (columnstore = false), ` +
-			`"written_at" TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP, ` +
-			`PRIMARY KEY (` + pkColumns + `))`,
+		createTarget: recordTableDDL(target, "TIMESTAMP WITH TIME ZONE",
+			`"payload" OBJECT(`+policy+`)`,
+			`"payload_aux" OBJECT(IGNORED)`,
+			`"payload_text" TEXT INDEX OFF STORAGE WITH (columnstore = false)`,
+			`"written_at" TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP`),
 		// raw holds base64 of arbitrary size, so it is neither indexed nor
 		// column-stored (indexed strings are limited to 32766 bytes).
-		createDeadLetter: `CREATE TABLE IF NOT EXISTS ` + deadLetter.sql() + ` (` +
-			`"shard_id" TEXT NOT NULL, ` +
-			`"seq" TEXT NOT NULL, ` +
-			`"sub_seq" BIGINT NOT NULL, ` +
-			`"partition_key" TEXT, ` +
-			`"arrived_at" TIMESTAMP WITH TIME ZONE, ` +
-			`"raw" TEXT INDEX OFF STORAGE WITH (columnstore = false), ` +
-			`"stage" TEXT, ` +
-			`"error" TEXT, ` +
-			`"failed_at" TIMESTAMP WITH TIME ZONE, ` +
-			`"attempts" INTEGER, ` +
-			`PRIMARY KEY (` + pkColumns + `))`,
+		createDeadLetter: recordTableDDL(deadLetter, "TIMESTAMP WITH TIME ZONE",
+			`"raw" TEXT INDEX OFF STORAGE WITH (columnstore = false)`,
+			`"stage" TEXT`, `"error" TEXT`, `"failed_at" TIMESTAMP WITH TIME ZONE`, `"attempts" INTEGER`),
 		createProgress: progressDDL(progress, "TEXT", "BIGINT", "TIMESTAMP WITH TIME ZONE"),
 		tableExists:    tableExistsSQL,
 

@@ -66,29 +66,10 @@ func (postgres) classify(e *pgconn.PgError) (errClass, bool) {
 
 func (postgres) statements(target, deadLetter, progress tableName, _ string) statements {
 	return statements{
-		createTarget: `CREATE TABLE IF NOT EXISTS ` + target.sql() + ` (` +
-			`"shard_id" TEXT NOT NULL, ` +
-			`"seq" TEXT NOT NULL, ` +
-			`"sub_seq" BIGINT NOT NULL, ` +
-			`"partition_key" TEXT, ` +
-			`"arrived_at" TIMESTAMPTZ, ` +
-			`"payload" JSONB, ` +
-			`"payload_aux" JSONB, ` +
-			`"payload_text" TEXT, ` +
-			`"written_at" TIMESTAMPTZ DEFAULT now(), ` +
-			`PRIMARY KEY (` + pkColumns + `))`,
-		createDeadLetter: `CREATE TABLE IF NOT EXISTS ` + deadLetter.sql() + ` (` +
-			`"shard_id" TEXT NOT NULL, ` +
-			`"seq" TEXT NOT NULL, ` +
-			`"sub_seq" BIGINT NOT NULL, ` +
-			`"partition_key" TEXT, ` +
-			`"arrived_at" TIMESTAMPTZ, ` +
-			`"raw" BYTEA, ` +
-			`"stage" TEXT, ` +
-			`"error" TEXT, ` +
-			`"failed_at" TIMESTAMPTZ, ` +
-			`"attempts" INTEGER, ` +
-			`PRIMARY KEY (` + pkColumns + `))`,
+		createTarget: recordTableDDL(target, "TIMESTAMPTZ",
+			`"payload" JSONB`, `"payload_aux" JSONB`, `"payload_text" TEXT`, `"written_at" TIMESTAMPTZ DEFAULT now()`),
+		createDeadLetter: recordTableDDL(deadLetter, "TIMESTAMPTZ",
+			`"raw" BYTEA`, `"stage" TEXT`, `"error" TEXT`, `"failed_at" TIMESTAMPTZ`, `"attempts" INTEGER`),
 		createProgress: progressDDL(progress, "TEXT", "BIGINT", "TIMESTAMPTZ"),
 		tableExists:    tableExistsSQL,
 

@@ -1,5 +1,7 @@
 package sink
 
+import "strings"
+
 // All SQL text of the package lives in this file so that it can be checked
 // against a real CrateDB in one place. Identifiers are always quoted;
 // parameters always carry explicit casts because CrateDB describes untyped
@@ -64,6 +66,14 @@ const targetColumns = `"shard_id", "seq", "sub_seq", "partition_key", "arrived_a
 
 // insertColumns are targetColumns plus what a fitted payload may need.
 const insertColumns = targetColumns + `, "payload_aux", "payload_text"`
+
+// recordTableDDL creates a table keyed by the record's identity: the
+// record's columns (arrival typed as timestamp), then columns, then the key.
+func recordTableDDL(table tableName, timestamp string, columns ...string) string {
+	return `CREATE TABLE IF NOT EXISTS ` + table.sql() + ` (` +
+		`"shard_id" TEXT NOT NULL, "seq" TEXT NOT NULL, "sub_seq" BIGINT NOT NULL, "partition_key" TEXT, ` +
+		`"arrived_at" ` + timestamp + `, ` + strings.Join(columns, ", ") + `, PRIMARY KEY (` + pkColumns + `))`
+}
 
 const deadLetterColumns = `"shard_id", "seq", "sub_seq", "partition_key", "arrived_at", "raw", "stage", "error", "failed_at", "attempts"`
 const pkColumns = `"shard_id", "seq", "sub_seq"`

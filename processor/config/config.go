@@ -135,6 +135,9 @@ func FromProperties(props Properties, environ []string) (Settings, error) {
 	s.Warnings = r.warnings
 	s.CDC = r.changeDecoder(s.Format, s.Table)
 	if s.CDC == nil {
+		s.CDC = r.mapped(s.Format, s.Table)
+	}
+	if s.CDC == nil {
 		s.Decoder = r.plainDecoder(s.Format)
 	}
 	if r.err != nil {

@@ -24,7 +24,7 @@ func cdcTestSpecs() []*cdc.Table {
 			Key: []cdc.Column{{Name: "it's", Type: cdc.Text}}},
 		// typed columns from plain JSON (sink.columns)
 		{Name: "readings_typed", Layout: cdc.Direct,
-			Key: []cdc.Column{{Name: "shard_id", Type: cdc.Text}, {Name: "seq", Type: cdc.Text}, {Name: "sub_seq", Type: cdc.BigInt}},
+			Key:     []cdc.Column{{Name: "shard_id", Type: cdc.Text}, {Name: "seq", Type: cdc.Text}, {Name: "sub_seq", Type: cdc.BigInt}},
 			Columns: []cdc.Column{{Name: "note", Type: cdc.Text, IndexOff: true, NoColumnstore: true}, {Name: "payload", Type: cdc.IgnoredObject}}},
 	}
 }

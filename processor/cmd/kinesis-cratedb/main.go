@@ -64,6 +64,11 @@ func run(args []string) int {
 	if !ok {
 		return code
 	}
+	if inv.command == "check" { // what the daemon makes of the file comes first: it starts before any child
+		if code := checkDaemonProperties(inv.properties, os.Args[0], os.Stderr); code != 0 {
+			return code
+		}
+	}
 	settings, err := config.Load(inv.properties, os.Environ())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kinesis-cratedb: %v\n", err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,13 +85,29 @@ var appendKey = []MappedColumn{
 	{Column{Name: "sub_seq", Type: BigInt}, Source{Meta: MetaSubSequenceNumber}},
 }
 
-// NewMapped checks a mapping: key names columns (none: append mode),
-// version is where a row's version comes from (nil: stream order).
-func NewMapped(table string, columns []MappedColumn, key []string, unmapped Unmapped, version *Source, deletion *Rule) (*Mapped, error) {
+// MappedOptions are the choices of a mapping besides its columns.
+type MappedOptions struct {
+	Key      []string // column names; none: every record is a row (append)
+	Unmapped Unmapped
+	Version  *Source // what orders a key's records; nil: the stream
+	Delete   *Rule   // makes a record a tombstone; needs Key
+	// PartitionBy (day, week, month) partitions the table by a TIMESTAMP
+	// column, PartitionColumn, or by the record's arrival ("": an
+	// arrived_at column mapped from $arrival is added).
+	PartitionBy, PartitionColumn string
+}
+
+// NewMapped checks a mapping.
+func NewMapped(table string, columns []MappedColumn, o MappedOptions) (*Mapped, error) {
 	if len(columns) == 0 {
 		return nil, errors.New("no columns")
 	}
-	m := &Mapped{table: &Table{Name: table, Layout: Direct}, unmapped: unmapped, version: version, deletion: deletion, whole: map[string]bool{}}
+	key, unmapped, version, deletion := o.Key, o.Unmapped, o.Version, o.Delete
+	columns, partition, err := partitionOf(columns, o)
+	if err != nil {
+		return nil, err
+	}
+	m := &Mapped{table: &Table{Name: table, Layout: Direct, Partition: partition}, unmapped: unmapped, version: version, deletion: deletion, whole: map[string]bool{}}
 	byName := map[string]MappedColumn{}
 	for _, c := range columns {
 		if _, dup := byName[c.Name]; dup || c.Name == PayloadColumn && unmapped != UnmappedDrop {
@@ -146,6 +163,36 @@ func NewMapped(table string, columns []MappedColumn, key []string, unmapped Unma
 	return m, nil
 }
 
+// partitionOf checks the partition choice and adds the arrival column it
+// may need. A keyed table may only be partitioned by a key column: a key's
+// row must never move between partitions.
+func partitionOf(columns []MappedColumn, o MappedOptions) ([]MappedColumn, *Partition, error) {
+	switch o.PartitionBy {
+	case "":
+		return columns, nil, nil
+	case "day", "week", "month":
+	default:
+		return nil, nil, fmt.Errorf("partition unit %q: want day, week or month", o.PartitionBy)
+	}
+	name := o.PartitionColumn
+	if name == "" {
+		name = "arrived_at"
+		if !slices.ContainsFunc(columns, func(c MappedColumn) bool { return c.Name == name }) {
+			columns = append(slices.Clip(columns), MappedColumn{Column{Name: name, Type: Timestamp}, Source{Meta: MetaArrival}})
+		}
+	}
+	i := slices.IndexFunc(columns, func(c MappedColumn) bool { return c.Name == name })
+	switch {
+	case i < 0:
+		return nil, nil, fmt.Errorf("partition column %q is not a configured column", name)
+	case columns[i].Type != Timestamp:
+		return nil, nil, fmt.Errorf("partition column %q is %s, not TIMESTAMP", name, columns[i].Type)
+	case len(o.Key) > 0 && !slices.Contains(o.Key, name):
+		return nil, nil, fmt.Errorf("partition column %q must be part of sink.key: a key's row would move between partitions", name)
+	}
+	return columns, &Partition{Column: name, Unit: o.PartitionBy}, nil
+}
+
 func isKey(key []Column, name string) bool {
 	for _, k := range key {
 		if k.Name == name {
@@ -186,6 +233,9 @@ func (m *Mapped) Decode(src record.Source) (Event, error) {
 		}
 		values[i] = v
 	}
+	if p := m.table.Partition; p != nil && values[m.index(p.Column)] == nil {
+		return Event{}, fmt.Errorf("partition column %q is missing or null", p.Column)
+	}
 	c.Key = values[:len(m.table.Key)]
 	if c.Op == Delete {
 		return Event{Change: c}, nil
@@ -199,6 +249,16 @@ func (m *Mapped) Decode(src record.Source) (Event, error) {
 		c.Values = append(c.Values, payload)
 	}
 	return Event{Change: c}, nil
+}
+
+// index is the position of a column in the values Decode builds.
+func (m *Mapped) index(name string) int {
+	for i := range m.sources {
+		if m.column(i).Name == name {
+			return i
+		}
+	}
+	return -1
 }
 
 func (m *Mapped) column(i int) Column {

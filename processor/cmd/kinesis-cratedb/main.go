@@ -87,6 +87,8 @@ func run(args []string) int {
 		return check(ctx, settings, log)
 	case "replay":
 		return replay(ctx, settings, inv.shard, log)
+	case "retention":
+		return retention(ctx, settings, inv.dryRun, os.Stdout, log)
 	}
 	return serve(ctx, settings, log)
 }
@@ -97,11 +99,13 @@ var commands = []struct{ name, args, what string }{
 	{"", "--properties FILE", "the daemon's child for one shard: set executableName to this"},
 	{"check", "--properties FILE", "check the settings, connect to the database, create the tables"},
 	{"replay", "--properties FILE [--shard ID]", "write the dead-lettered records again (after a fix)"},
+	{"retention", "--properties FILE [--dry-run]", "drop partitions past sink.retention, purge old tombstones (cron-safe)"},
 }
 
 // invocation is a parsed command line.
 type invocation struct {
 	command, properties, shard string
+	dryRun                     bool
 }
 
 // parseArgs reads the command line. ok is false when the program should
@@ -115,6 +119,7 @@ func parseArgs(args []string, stderr io.Writer) (inv invocation, code int, ok bo
 	fs.SetOutput(stderr)
 	fs.StringVar(&inv.properties, "properties", "", "the daemon's properties file, which also holds the sink.* settings")
 	fs.StringVar(&inv.shard, "shard", "", "replay: only this shard's dead-lettered records")
+	fs.BoolVar(&inv.dryRun, "dry-run", false, "retention: list what would be deleted, delete nothing")
 	fs.Usage = func() { usage(fs) }
 	known := inv.command == "child"
 	for _, c := range commands[1:] {
@@ -138,6 +143,10 @@ func parseArgs(args []string, stderr io.Writer) (inv invocation, code int, ok bo
 	}
 	if inv.shard != "" && inv.command != "replay" {
 		fmt.Fprintf(stderr, "kinesis-cratedb: --shard belongs to replay\n")
+		return inv, exitUsage, false
+	}
+	if inv.dryRun && inv.command != "retention" {
+		fmt.Fprintf(stderr, "kinesis-cratedb: --dry-run belongs to retention\n")
 		return inv, exitUsage, false
 	}
 	return inv, 0, true
@@ -219,7 +228,24 @@ func openStore(ctx context.Context, s config.Settings, log zerolog.Logger) (stor
 		}
 		return st, nil
 	}
-	cfg := sink.Config{
+	cfg := sinkConfig(s, log)
+	if s.CDC != nil {
+		w, err := sink.OpenChanges(ctx, s.DatabaseURL, cfg, s.CDC.Tables())
+		if err != nil {
+			return store{}, err
+		}
+		return store{Store: &ingest.Changes{Decoder: s.CDC, Sink: w}, progress: w, dialect: w.Dialect(), close: w.Close}, nil
+	}
+	w, err := sink.Open(ctx, s.DatabaseURL, cfg)
+	if err != nil {
+		return store{}, err
+	}
+	return store{Store: &ingest.Rows{Decoder: s.Decoder, Sink: w}, progress: w, dialect: w.Dialect(), close: w.Close}, nil
+}
+
+// sinkConfig is the sink's part of the settings.
+func sinkConfig(s config.Settings, log zerolog.Logger) sink.Config {
+	return sink.Config{
 		Table:           s.Table,
 		DeadLetterTable: s.DeadLetterTable,
 		ProgressTable:   s.ProgressTable,
@@ -233,18 +259,6 @@ func openStore(ctx context.Context, s config.Settings, log zerolog.Logger) (stor
 			MaxWait:        s.RetryMaxWait,
 		},
 	}
-	if s.CDC != nil {
-		w, err := sink.OpenChanges(ctx, s.DatabaseURL, cfg, s.CDC.Tables())
-		if err != nil {
-			return store{}, err
-		}
-		return store{Store: &ingest.Changes{Decoder: s.CDC, Sink: w}, progress: w, dialect: w.Dialect(), close: w.Close}, nil
-	}
-	w, err := sink.Open(ctx, s.DatabaseURL, cfg)
-	if err != nil {
-		return store{}, err
-	}
-	return store{Store: &ingest.Rows{Decoder: s.Decoder, Sink: w}, progress: w, dialect: w.Dialect(), close: w.Close}, nil
 }
 
 type discardName struct{}

@@ -138,6 +138,10 @@ type Table struct {
 	// Partition, when set, partitions a Direct table by a generated
 	// column: a TIMESTAMP column truncated to a day, week or month.
 	Partition *Partition
+	// AppendOnly tables are keyed by each record's place in the stream: a
+	// row is written once and never changes (a redelivery is the same
+	// row), so no version guard is needed.
+	AppendOnly bool
 }
 
 // Partition is how a table is partitioned by time.

@@ -149,7 +149,7 @@ func TestMappedLatestStateKeyVersionAndDeleteRule(t *testing.T) {
 func TestNewMappedRefusesBadMappings(t *testing.T) {
 	id := col(t, "id", Text, "/id")
 	for name, tt := range map[string]struct {
-		cols []MappedColumn
+		cols          []MappedColumn
 		key           []string
 		rule          *Rule
 		part, partCol string

@@ -1,6 +1,8 @@
-// Package cdc decodes change-data-capture events that arrive over Kinesis
-// (DynamoDB's Kinesis destination and AWS DMS's Kinesis target) into typed
-// row changes, and compacts a batch to the newest change per row.
+// Package cdc decodes records into typed row changes: change-data-capture
+// events that arrive over Kinesis (DynamoDB's Kinesis destination and AWS
+// DMS's Kinesis target), and plain JSON records mapped to typed columns
+// (Mapped: a row per record, or the latest state per key). It compacts a
+// batch to the newest change per row.
 //
 // It knows nothing about SQL: processor/sink turns Changes into guarded
 // upserts. Every Change carries a Version; the sink only lets a change

@@ -15,8 +15,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/jackc/pgx/v5"
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/localaws"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
+	"github.com/kinesis-cratedb/kinesis-cratedb/scripts/tools/localaws"
 )
 
 // sinkApp is a stream, a lease table and a properties file that runs

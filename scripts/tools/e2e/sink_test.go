@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
@@ -176,7 +175,7 @@ func checkDeadLetters(t *testing.T, a sinkApp) {
 		if err := rows.Scan(&key, &stage, &msg, &raw); err != nil {
 			t.Fatal(err)
 		}
-		raw = a.rawOf(t, raw)
+		raw = a.db.DeadLetterRaw(t, raw)
 		if i >= len(want) || key != want[i].key || stage != "decode" || !strings.Contains(msg, want[i].err) || string(raw) != want[i].raw {
 			t.Fatalf("dead letter %d: %q %q %q %q", i, key, stage, msg, raw)
 		}
@@ -308,20 +307,6 @@ func (a sinkApp) idExpr() string {
 		return `payload['id']`
 	}
 	return `payload->>'id'`
-}
-
-// rawOf is a dead letter's raw column as read back: CrateDB keeps it as
-// base64 text.
-func (a sinkApp) rawOf(t *testing.T, stored []byte) []byte {
-	t.Helper()
-	if !a.db.Crate() {
-		return stored
-	}
-	b, err := base64.StdEncoding.DecodeString(string(stored))
-	if err != nil {
-		t.Fatalf("dead letter raw %q is not base64: %v", stored, err)
-	}
-	return b
 }
 
 // queryInt runs a query that returns one integer.

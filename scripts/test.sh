@@ -65,7 +65,7 @@ echo "test.sh: services up in $(($(date +%s) - started)) s"
 flags=() product=() tools=()
 for arg in "$@"; do
 	case $arg in
-	./... | ...) product+=(./...) tools+=(./...) ;;
+	./...) product+=(./...) tools+=(./...) ;;
 	./scripts/tools | ./scripts/tools/*)
 		rest=${arg#./scripts/tools}
 		tools+=(".$rest")

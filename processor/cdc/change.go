@@ -1,6 +1,8 @@
-// Package cdc decodes change-data-capture events that arrive over Kinesis
-// (DynamoDB's Kinesis destination and AWS DMS's Kinesis target) into typed
-// row changes, and compacts a batch to the newest change per row.
+// Package cdc decodes records into typed row changes: change-data-capture
+// events that arrive over Kinesis (DynamoDB's Kinesis destination and AWS
+// DMS's Kinesis target), and plain JSON records mapped to typed columns
+// (Mapped: a row per record, or the latest state per key). It compacts a
+// batch to the newest change per row.
 //
 // It knows nothing about SQL: processor/sink turns Changes into guarded
 // upserts. Every Change carries a Version; the sink only lets a change
@@ -17,6 +19,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 )
 
 // Type is the SQL type of a configured column.
@@ -30,11 +34,14 @@ const (
 	Boolean
 	Timestamp
 	Object
+	// IgnoredObject is an object stored as it is and never indexed:
+	// OBJECT(IGNORED) on CrateDB, jsonb on PostgreSQL.
+	IgnoredObject
 )
 
 var typeNames = map[Type]string{
 	Text: "TEXT", BigInt: "BIGINT", Integer: "INTEGER", Double: "DOUBLE",
-	Boolean: "BOOLEAN", Timestamp: "TIMESTAMP", Object: "OBJECT",
+	Boolean: "BOOLEAN", Timestamp: "TIMESTAMP", Object: "OBJECT", IgnoredObject: "OBJECT(IGNORED)",
 }
 
 func (t Type) String() string {
@@ -83,8 +90,10 @@ func ParseType(s string) (Type, error) {
 		return Boolean, nil
 	case "TIMESTAMP", "TIMESTAMPTZ":
 		return Timestamp, nil
-	case "OBJECT", "JSON", "MAP":
+	case "OBJECT", "JSON", "MAP", "OBJECT(DYNAMIC)":
 		return Object, nil
+	case "OBJECT(IGNORED)":
+		return IgnoredObject, nil
 	}
 	return 0, fmt.Errorf("unknown type %q (want TEXT, BIGINT, INTEGER, DOUBLE, BOOLEAN, TIMESTAMP or OBJECT)", s)
 }
@@ -114,6 +123,10 @@ func (l Layout) String() string {
 type Column struct {
 	Name string
 	Type Type
+	// IndexOff and NoColumnstore are CrateDB storage options for long
+	// text: no index (INDEX OFF), no column store (STORAGE WITH
+	// (columnstore = false)). PostgreSQL has no such options.
+	IndexOff, NoColumnstore bool
 }
 
 // Table is a target table as configured: its name, layout, primary key and,
@@ -124,6 +137,37 @@ type Table struct {
 	Layout  Layout
 	Key     []Column
 	Columns []Column
+	// Partition, when set, partitions a Direct table by a generated
+	// column: a TIMESTAMP column truncated to a day, week or month.
+	Partition *Partition
+	// AppendOnly tables are keyed by each record's place in the stream: a
+	// row is written once and never changes (a redelivery is the same
+	// row), so no version guard is needed.
+	AppendOnly bool
+}
+
+// Partition is how a table is partitioned by time.
+type Partition struct {
+	Column string // a TIMESTAMP column of the table
+	Unit   string // day | week | month
+}
+
+// Name is the generated column's name.
+func (p *Partition) Name() string { return p.Column + "_" + p.Unit }
+
+// Start is the start of the partition that holds t (UTC; weeks start on
+// Monday, as date_trunc has it on both databases).
+func (p *Partition) Start(t time.Time) time.Time {
+	t = t.UTC()
+	y, m, d := t.Date()
+	switch p.Unit {
+	case "month":
+		return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+	case "week":
+		day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+		return day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7))
+	}
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 // Op is what a change does to its row.
@@ -144,17 +188,6 @@ func (o Op) String() string {
 	return "op(" + strconv.Itoa(int(o)) + ")"
 }
 
-// Record is one Kinesis record and where it came from; its coordinates make
-// dead letters traceable and its sequence number breaks version ties.
-type Record struct {
-	ShardID           string
-	SequenceNumber    string
-	SubSequenceNumber int64
-	PartitionKey      string
-	ArrivedAt         time.Time
-	Data              []byte
-}
-
 // Change is the new state of one row.
 type Change struct {
 	Table *Table
@@ -171,7 +204,7 @@ type Change struct {
 	Version Version
 	// EventTime is when the source made the change (informational).
 	EventTime time.Time
-	Source    Record
+	Source    record.Source
 }
 
 // KeyObject returns the primary key as a JSON object in column order, the
@@ -211,7 +244,7 @@ func (k ControlKind) String() string {
 type Control struct {
 	Kind   ControlKind
 	Table  *Table
-	Source Record
+	Source record.Source
 }
 
 // Event is one decoded record: a Change, a Control, or neither when the
@@ -225,7 +258,7 @@ type Event struct {
 // Decoder turns one Kinesis record into an Event. An error means the record
 // is malformed or does not fit the configuration; the caller dead-letters it.
 type Decoder interface {
-	Decode(rec Record) (Event, error)
+	Decode(rec record.Source) (Event, error)
 	// Tables lists every target table the decoder can produce changes for.
 	Tables() []*Table
 }

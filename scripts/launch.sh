@@ -15,8 +15,9 @@
 # FILE is passed on as given; jar and log-configuration paths are absolute, so
 # the line works from any directory. Paths with spaces do not survive $(...).
 #
-# Environment: KCL_JARS_DIR (default <repo>/jars/lib, filled by "make jars"),
-# JAVA_HOME (used when no java is on PATH), JAVA_OPTS (extra JVM flags).
+# Environment: KCL_JARS_DIR (default <repo>/jars/lib, filled by "make jars";
+# a KCL 2.x line: jars/lib-2.5.4 from "make jars-kcl2"), JAVA_HOME (used
+# when no java is on PATH), JAVA_OPTS (extra JVM flags).
 #
 # AWS SDK v1 credential variables: older kclpy guides export AWS_ACCESS_KEY
 # and AWS_SECRET_KEY, which KCL 3 (AWS SDK v2) does not read; its default
@@ -26,7 +27,9 @@
 # printed command cannot carry it (the seed style runs it in the caller's
 # shell, and printing the value would put a secret on the terminal), so
 # then the printed command is "sh <repo>/scripts/launch.sh --run ..." with
-# the same arguments, which does the mapping when it runs.
+# the same arguments, which does the mapping when it runs. A KCL 2.x daemon
+# reads credentials through SDK v1 providers, which know the v1 names:
+# there is nothing to map.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -71,10 +74,17 @@ fi
 
 # Classpath: every jar, then the properties file's directory (the daemon looks
 # the file up as a classpath resource before it tries the file system).
-cp=
+[ -d "$jars_dir" ] && jars_dir=$(cd "$jars_dir" && pwd)
+cp='' kcl_version=''
 for jar in "$jars_dir"/*.jar; do
 	[ -f "$jar" ] || die "no jars in $jars_dir: run \"make jars\" (or set KCL_JARS_DIR)"
 	cp=${cp:+$cp:}$jar
+	case ${jar##*/} in
+	amazon-kinesis-client-multilang-*.jar)
+		kcl_version=${jar##*/amazon-kinesis-client-multilang-}
+		kcl_version=${kcl_version%.jar}
+		;;
+	esac
 done
 if [ -n "$props" ]; then
 	[ -f "$props" ] || die "properties file not found: $props (relative to $(pwd))"
@@ -101,8 +111,10 @@ if [ -n "$logconf" ]; then
 	logconf=$(cd "$(dirname "$logconf")" && pwd)/$(basename "$logconf")
 fi
 
-# v1_pending: an SDK v1 credential variable is set whose v2 name is not.
+# v1_pending: an SDK v1 credential variable is set whose v2 name is not,
+# and the daemon is not KCL 2.x (whose SDK v1 providers read it).
 v1_pending() {
+	case $kcl_version in 2.*) return 1 ;; esac
 	{ [ -n "${AWS_ACCESS_KEY:-}" ] && [ -z "${AWS_ACCESS_KEY_ID:-}" ]; } ||
 		{ [ -n "${AWS_SECRET_KEY:-}" ] && [ -z "${AWS_SECRET_ACCESS_KEY:-}" ]; }
 }
@@ -110,7 +122,9 @@ v1_pending() {
 # map_v1_credentials exports the v2 names from the v1 ones where the v2 name
 # is unset, and warns where both are set and SDK v1 would have used the
 # other value (it preferred AWS_SECRET_KEY). Values are never printed.
+# Nothing to do for KCL 2.x.
 map_v1_credentials() {
+	case $kcl_version in 2.*) return 0 ;; esac
 	if [ -n "${AWS_ACCESS_KEY:-}" ] && [ -z "${AWS_ACCESS_KEY_ID:-}" ]; then
 		AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY
 		export AWS_ACCESS_KEY_ID

@@ -93,29 +93,7 @@ func TestSSOProfile(t *testing.T) {
 // do, with a stand-in for java that records the environment and arguments
 // the daemon would get.
 func TestLaunchMapsV1CredentialVariables(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "bin")
-	jars := filepath.Join(dir, "jars")
-	for _, d := range []string{bin, jars} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(jars, "kcl.jar"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fakeJava := "#!/bin/sh\nenv > \"$FAKE_JAVA_OUT/env\"\nprintf '%s\\n' \"$@\" > \"$FAKE_JAVA_OUT/args\"\n"
-	if err := os.WriteFile(filepath.Join(bin, "java"), []byte(fakeJava), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	props := filepath.Join(dir, "app.properties")
-	if err := os.WriteFile(props, []byte(base), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	script, err := filepath.Abs(launchScript)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, bin, jars, props, script := fakeLaunch(t, "kcl.jar")
 	// Values a test can look for; a real secret never reaches a test.
 	const idV1, secretV1, idV2, secretV2 = "AKIAV1TESTVALUE", "v1-secret-test-value", "AKIAV2TESTVALUE", "v2-secret-test-value"
 	secrets := []string{idV1, secretV1, idV2, secretV2}
@@ -209,6 +187,61 @@ func TestLaunchMapsV1CredentialVariables(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLaunchLeavesV1VariablesToKCL2: a KCL 2.x daemon reads credentials
+// through SDK v1 providers, which read AWS_ACCESS_KEY and AWS_SECRET_KEY
+// themselves: launch.sh prints the plain java line, maps nothing and warns
+// about nothing.
+func TestLaunchLeavesV1VariablesToKCL2(t *testing.T) {
+	_, bin, jars, props, script := fakeLaunch(t, "amazon-kinesis-client-multilang-2.5.4.jar")
+	out := t.TempDir()
+	v1 := []string{"AWS_ACCESS_KEY=AKIAV1TESTVALUE", "AWS_SECRET_KEY=v1-secret-test-value"}
+	cmd := exec.Command("sh", "-c", `$(sh "$0" "$1")`, script, props)
+	cmd.Env = append([]string{"PATH=" + bin + ":/usr/bin:/bin", "KCL_JARS_DIR=" + jars, "FAKE_JAVA_OUT=" + out}, v1...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if stderr.Len() > 0 {
+		t.Errorf("unexpected stderr:\n%s", stderr.String())
+	}
+	got := readEnvFile(t, filepath.Join(out, "env"))
+	if got["AWS_ACCESS_KEY_ID"] != "" || got["AWS_SECRET_ACCESS_KEY"] != "" || got["AWS_ACCESS_KEY"] == "" || got["AWS_SECRET_KEY"] == "" {
+		t.Errorf("the daemon's credential variables changed: %v", got)
+	}
+}
+
+// fakeLaunch lays out a jars directory holding an empty jar of that name and
+// a fake java that records its environment and arguments in $FAKE_JAVA_OUT,
+// and returns them with a properties file and launch.sh's absolute path.
+func fakeLaunch(t *testing.T, jar string) (dir, bin, jars, props, script string) {
+	t.Helper()
+	dir = t.TempDir()
+	bin = filepath.Join(dir, "bin")
+	jars = filepath.Join(dir, "jars")
+	for _, d := range []string{bin, jars} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(jars, jar), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fakeJava := "#!/bin/sh\nenv > \"$FAKE_JAVA_OUT/env\"\nprintf '%s\\n' \"$@\" > \"$FAKE_JAVA_OUT/args\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "java"), []byte(fakeJava), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	props = filepath.Join(dir, "app.properties")
+	if err := os.WriteFile(props, []byte(base), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if script, err = filepath.Abs(launchScript); err != nil {
+		t.Fatal(err)
+	}
+	return dir, bin, jars, props, script
 }
 
 func readEnvFile(t *testing.T, path string) map[string]string {

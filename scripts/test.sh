@@ -59,6 +59,8 @@ TEST_DATABASE_URL=$(bash scripts/pg.sh url)
 export TEST_CRATEDB_URL
 TEST_CRATEDB_URL=$(bash scripts/cratedb.sh url)
 export KCL_JARS_DIR=${KCL_JARS_DIR:-$repo/jars/lib}
+# The KCL 2.x daemon the end-to-end tests also run (make jars-kcl2).
+export KCL2_JARS_DIR=${KCL2_JARS_DIR:-$repo/jars/lib-2.5.4}
 export REPO_ROOT=$repo
 echo "test.sh: services up in $(($(date +%s) - started)) s"
 

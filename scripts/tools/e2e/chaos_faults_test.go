@@ -222,17 +222,7 @@ func testChaosReshard(t *testing.T, s *stack, db pgtest.DB) {
 	res.recovery = append(res.recovery, time.Since(resharded))
 	res.trials = 3
 
-	closed := append(append([]string{ids[0], ids[1]}, kids...), merged)
-	eventually(t, time.Minute, "SHARD_END on every closed shard", func() (bool, string) {
-		leases := leasesByShard(t, s, a.app)
-		for _, id := range closed {
-			// KCL may already have deleted a finished lease.
-			if l, ok := leases[id]; ok && l.Checkpoint != "SHARD_END" {
-				return false, fmt.Sprintf("%s at %q", id, l.Checkpoint)
-			}
-		}
-		return true, ""
-	})
+	waitShardEnd(t, s, a.app, append(append([]string{ids[0], ids[1]}, kids...), merged))
 	perShard := rowsPerShard(t, a)
 	if perShard[last] == 0 {
 		t.Errorf("no record stored from the last shard %s: %v", last, perShard)

@@ -282,11 +282,6 @@ func median(ds []time.Duration) time.Duration {
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
 
-// childLog is where newSinkApp's children log.
-func (a sinkApp) childLog() string {
-	return filepath.Join(filepath.Dir(a.props), "record_processor.log")
-}
-
 // childrenOf returns the app's kinesis-cratedb processes whose parent is
 // the given daemon.
 func (a sinkApp) childrenOf(d *daemon) []int {

@@ -32,6 +32,31 @@ type stack struct {
 	dynamo  string
 	kc      *kinesis.Client
 	dc      *dynamodb.Client
+	kcl     kclLine // the daemon's KCL line: 3.x unless a test asks for another (withKCL)
+}
+
+// kclLine is a KCL release line the daemon can run: where its jars are, and
+// what its configuration reads differently.
+type kclLine struct {
+	name string
+	// jars is KCL_JARS_DIR for launch.sh; empty: the environment's
+	// (scripts/test.sh: jars/lib, make jars).
+	jars string
+	// credentials is the credentials line: KCL 3 reads SDK v2 provider
+	// names, KCL 2.x SDK v1 ones (as kclpy 2.x files have them).
+	credentials string
+	// sideTables: the line keeps coordinator state and worker metrics in
+	// <app>-CoordinatorState and <app>-WorkerMetricStats (KCL 3.0-3.4).
+	sideTables bool
+}
+
+var kcl3 = kclLine{name: "KCL 3", credentials: "AwsCredentialsProvider = DefaultCredentialsProvider", sideTables: true}
+
+// withKCL is the stack with the daemon of another KCL line.
+func (s *stack) withKCL(line kclLine) *stack {
+	c := *s
+	c.kcl = line
+	return &c
 }
 
 func requireStack(t *testing.T) *stack {
@@ -43,6 +68,7 @@ func requireStack(t *testing.T) *stack {
 		repo:    os.Getenv("REPO_ROOT"),
 		kinesis: os.Getenv("KINESIS_ENDPOINT"),
 		dynamo:  os.Getenv("DYNAMODB_ENDPOINT"),
+		kcl:     kcl3,
 	}
 	if s.repo == "" || s.kinesis == "" || s.dynamo == "" {
 		if os.Getenv("CI") == "true" {
@@ -81,11 +107,14 @@ func (s *stack) newApp(t *testing.T, shards int32) (app, stream string) {
 	}
 	// A pre-created lease table (with the GSI dynalite cannot add), KCL's
 	// side tables and seeded leases spare 40-80 s of KCL start-up waits.
+	// KCL 2.x ignores the GSI and makes no side tables.
 	if err := localaws.CreateLeaseTable(ctx, s.dc, app); err != nil {
 		t.Fatal(err)
 	}
-	if err := localaws.CreateCoordinatorTables(ctx, s.dc, app); err != nil {
-		t.Fatal(err)
+	if s.kcl.sideTables {
+		if err := localaws.CreateCoordinatorTables(ctx, s.dc, app); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := localaws.SeedLeases(ctx, s.dc, s.kc, app, stream, "TRIM_HORIZON"); err != nil {
 		t.Fatal(err)
@@ -112,12 +141,13 @@ func (s *stack) writeProperties(t *testing.T, dir, app, stream, executable strin
 		"regionName = us-east-1",
 		"kinesisEndpoint = " + s.kinesis,
 		"dynamoDBEndpoint = " + s.dynamo,
-		"AwsCredentialsProvider = DefaultCredentialsProvider",
+		s.kcl.credentials,
 		"retrievalMode = POLLING",
 		"maxRecords = 500",
 		"idleTimeBetweenReadsInMillis = 200",
 		"initialPositionInStream = TRIM_HORIZON",
 		"metricsLevel = NONE",
+		// KCL 3 keys; KCL 2.x ignores keys it does not know.
 		"disableWorkerMetrics = true",
 		"failoverTimeMillis = 5000",
 		"leaseAssignmentIntervalMillis = 2000",
@@ -141,12 +171,18 @@ type daemon struct {
 	done chan error
 }
 
-// startDaemon launches the daemon with the command line scripts/launch.sh
-// prints, as a user would with $(sh scripts/launch.sh ...).
+// startDaemon launches the daemon of the stack's KCL line with the command
+// line scripts/launch.sh prints, as a user would with $(sh scripts/launch.sh ...).
 func (s *stack) startDaemon(t *testing.T, props string) *daemon {
 	t.Helper()
-	out, err := exec.Command("sh", filepath.Join(s.repo, "scripts/launch.sh"), "--print_command",
-		"--properties", props, "--log-configuration", filepath.Join(s.repo, "properties/logback.xml")).Output()
+	env := os.Environ()
+	if s.kcl.jars != "" {
+		env = append(env, "KCL_JARS_DIR="+s.kcl.jars)
+	}
+	launch := exec.Command("sh", filepath.Join(s.repo, "scripts/launch.sh"), "--print_command",
+		"--properties", props, "--log-configuration", filepath.Join(s.repo, "properties/logback.xml"))
+	launch.Env = env
+	out, err := launch.Output()
 	if err != nil {
 		t.Fatalf("launch.sh: %v", err)
 	}
@@ -160,7 +196,7 @@ func (s *stack) startDaemon(t *testing.T, props string) *daemon {
 	cmd.Dir = s.repo
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+localaws.DummyAccessKeyID, "AWS_SECRET_ACCESS_KEY="+localaws.DummySecretAccessKey, "AWS_REGION=us-east-1")
+	cmd.Env = append(env, "AWS_ACCESS_KEY_ID="+localaws.DummyAccessKeyID, "AWS_SECRET_ACCESS_KEY="+localaws.DummySecretAccessKey, "AWS_REGION=us-east-1")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -26,29 +26,39 @@ type sinkApp struct {
 }
 
 func (s *stack) newSinkApp(t *testing.T, shards int32, db pgtest.DB, extra ...string) sinkApp {
-	dbURL := db.URL
 	t.Helper()
 	app, stream := s.newApp(t, shards)
 	dir := t.TempDir()
-	table := "public." + strings.ReplaceAll(app, "-", "_")
-	props := filepath.Join(dir, app+".properties")
-	childLog := filepath.Join(dir, "record_processor.log")
+	a := sinkApp{app: app, stream: stream, table: "public." + strings.ReplaceAll(app, "-", "_"),
+		props: filepath.Join(dir, app+".properties"), dbURL: db.URL, db: db}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("child log tail (%s):\n%s", childLog, tail(childLog, 40))
+			t.Logf("child log tail (%s):\n%s", a.childLog(), tail(a.childLog(), 40))
 		}
 	})
+	s.writeSinkProperties(t, a, extra...)
+	return a
+}
+
+// childLog is where newSinkApp's children log.
+func (a sinkApp) childLog() string {
+	return filepath.Join(filepath.Dir(a.props), "record_processor.log")
+}
+
+// writeSinkProperties writes the app's properties file for the stack's KCL
+// line, replacing the one there: the daemon started next reads it.
+func (s *stack) writeSinkProperties(t *testing.T, a sinkApp, extra ...string) {
+	t.Helper()
 	lines := append([]string{
-		"sink.databaseUrl = " + dbURL,
-		"sink.table = " + table,
+		"sink.databaseUrl = " + a.dbURL,
+		"sink.table = " + a.table,
 		"sink.checkpointIntervalMillis = 1000",
 		"sink.progressIntervalMillis = 1000",
-		"sink.logFile = " + childLog,
+		"sink.logFile = " + a.childLog(),
 		"sink.logFormat = json", // the tests read the child log as JSON lines
 		"sink.retryMaxBackoffMillis = 1000",
 	}, extra...)
-	s.writeProperties(t, dir, app, stream, filepath.Join(s.repo, "bin/kinesis-cratedb")+" --properties "+props, lines...)
-	return sinkApp{app: app, stream: stream, table: table, props: props, dbURL: dbURL, db: db}
+	s.writeProperties(t, filepath.Dir(a.props), a.app, a.stream, filepath.Join(s.repo, "bin/kinesis-cratedb")+" --properties "+a.props, lines...)
 }
 
 // counts returns the rows in the target, the distinct demo record ids among

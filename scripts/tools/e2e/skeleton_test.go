@@ -111,6 +111,21 @@ func leasesByShard(t *testing.T, s *stack, app string) map[string]localaws.Lease
 	return m
 }
 
+// waitShardEnd waits until each shard's lease is checkpointed at SHARD_END
+// (or gone: KCL may delete a finished lease).
+func waitShardEnd(t *testing.T, s *stack, app string, shards []string) {
+	t.Helper()
+	eventually(t, time.Minute, fmt.Sprintf("SHARD_END on %v", shards), func() (bool, string) {
+		leases := leasesByShard(t, s, app)
+		for _, id := range shards {
+			if l, ok := leases[id]; ok && l.Checkpoint != "SHARD_END" {
+				return false, fmt.Sprintf("%s at %q", id, l.Checkpoint)
+			}
+		}
+		return true, ""
+	})
+}
+
 // TestE2EDaemonDrivesRecordProcessor is the walking skeleton: the real daemon
 // delivers every published record exactly once to bin/record-processor,
 // checkpoints, resumes after a restart without redelivering, and handles a

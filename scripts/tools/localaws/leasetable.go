@@ -214,3 +214,21 @@ func numberAttr(item map[string]types.AttributeValue, name string) (int64, error
 	}
 	return v, nil
 }
+
+// MigrationState returns the client version KCL 3 keeps in
+// <app>-CoordinatorState under "Migration3.0" (CLIENT_VERSION_UPGRADE_FROM_2X
+// while a fleet upgraded from KCL 2.x runs compatible with it,
+// CLIENT_VERSION_3X_WITH_ROLLBACK once every worker runs KCL 3, …), or ""
+// when there is none.
+func MigrationState(ctx context.Context, c *dynamodb.Client, app string) (string, error) {
+	table := app + coordinatorStateSuffix
+	out, err := c.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &table,
+		Key:            map[string]types.AttributeValue{"key": &types.AttributeValueMemberS{Value: "Migration3.0"}},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return "", fmt.Errorf("read the migration state in %s: %w", table, err)
+	}
+	return stringAttr(out.Item, "cv"), nil
+}

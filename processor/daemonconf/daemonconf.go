@@ -3,7 +3,8 @@
 // bring a file written for amazon-kclpy 2.x (KCL 2.x and the AWS SDK for
 // Java v1). It names each line the daemon would refuse or read other than
 // the file seems to say, and the line to write instead. kinesis-cratedb
-// check prints its findings.
+// check prints its findings. For a KCL 2.x daemon, which reads such a file
+// as written, it checks executableName alone.
 //
 // What it says about KCL 3.1.3 is checked against the daemon's own
 // configuration code by the tests (testdata/Probe.java runs it on every
@@ -12,6 +13,7 @@ package daemonconf
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -71,6 +73,9 @@ type Input struct {
 	// Self is how the daemon can start this program, for a proposed
 	// executableName ("bin/kinesis-cratedb" when empty).
 	Self string
+	// KCLVersion is the daemon's KCL version (KCLVersion(dir)); empty
+	// means KCL 3, what make jars fetches.
+	KCLVersion string
 }
 
 // Check returns the findings in the order of the file, the environment's
@@ -81,6 +86,13 @@ func Check(in Input) []Finding {
 	for _, e := range in.Entries {
 		effective[e.Key] = e
 	}
+	if IsKCL2(in.KCLVersion) {
+		// KCL 2.x reads the SDK v1 provider names a kclpy 2.x file has,
+		// and its SDK v1 providers read the v1 variables: what this
+		// package knows of credentials is KCL 3's. executableName means
+		// the same to both.
+		return checkExecutable(in, effective)
+	}
 	var out []Finding
 	out = append(out, checkCredentials(in.Entries, effective, env)...)
 	out = append(out, checkExecutable(in, effective)...)
@@ -88,6 +100,22 @@ func Check(in Input) []Finding {
 	out = append(out, checkEnvironment(env)...)
 	return out
 }
+
+// KCLVersion is the version of the KCL multilang jar in a daemon's jars
+// directory (what scripts/launch.sh puts on the classpath), or "" when it
+// has none.
+func KCLVersion(jarsDir string) string {
+	jars, _ := filepath.Glob(filepath.Join(jarsDir, multilangJar+"*.jar"))
+	if len(jars) != 1 {
+		return ""
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(filepath.Base(jars[0]), multilangJar), ".jar")
+}
+
+const multilangJar = "amazon-kinesis-client-multilang-"
+
+// IsKCL2 reports a KCL 2.x version.
+func IsKCL2(version string) bool { return strings.HasPrefix(version, "2.") }
 
 // lineOrder sorts findings by line, a missing key (line 0) after the file.
 func lineOrder(f Finding) int {

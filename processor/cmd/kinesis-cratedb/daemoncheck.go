@@ -12,7 +12,8 @@ import (
 
 // checkDaemonProperties prints what the KCL 3 daemon will make of the
 // properties file (a kclpy 2.x file's SDK v1 credential names, a script in
-// executableName, SDK v1 environment variables) and returns exitConfig
+// executableName, SDK v1 environment variables), or a KCL 2.x daemon's
+// when KCL_JARS_DIR holds one (executableName alone), and returns exitConfig
 // when the daemon would stop at start-up, 0 otherwise. self is how the
 // daemon can start this program.
 func checkDaemonProperties(path, self string, stderr io.Writer) int {
@@ -35,12 +36,22 @@ func checkDaemonProperties(path, self string, stderr io.Writer) int {
 		// started without the daemon): there is no daemon to check for.
 		return 0
 	}
-	findings := daemonconf.Check(daemonconf.Input{Path: path, Entries: entries, Environ: os.Environ(), Self: self})
+	// The daemon launch.sh starts: KCL_JARS_DIR's, else make jars' KCL 3.
+	version := ""
+	if dir := os.Getenv("KCL_JARS_DIR"); dir != "" {
+		version = daemonconf.KCLVersion(dir)
+	}
+	findings := daemonconf.Check(daemonconf.Input{Path: path, Entries: entries, Environ: os.Environ(), Self: self, KCLVersion: version})
 	for _, f := range findings {
 		fmt.Fprint(stderr, daemonconf.Format(path, f))
 	}
+	daemon := "KCL 3"
+	if daemonconf.IsKCL2(version) {
+		daemon = "KCL " + version
+		fmt.Fprintf(stderr, "kinesis-cratedb: note: the daemon in KCL_JARS_DIR is %s, which reads SDK v1 credential names (AWSCredentialsProvider = DefaultAWSCredentialsProviderChain) and variables: only executableName is checked\n", daemon)
+	}
 	if n := daemonconf.Errors(findings); n > 0 {
-		fmt.Fprintf(stderr, "kinesis-cratedb: the KCL 3 daemon would stop at start-up with %s: change what is marked error above\n", path)
+		fmt.Fprintf(stderr, "kinesis-cratedb: the %s daemon would stop at start-up with %s: change what is marked error above\n", daemon, path)
 		return exitConfig
 	}
 	return 0

@@ -145,51 +145,27 @@ func (w *core) subColumns(ctx context.Context, table tableName, column string) (
 func (w *Writer) ensureAuxColumns(ctx context.Context, add bool) error {
 	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
 	defer cancel()
-	rows, err := w.pool.Query(ctx, w.sql.selectColumns, w.target.schema, w.target.name)
+	have, err := w.columnsOf(ctx, w.target)
 	if err != nil {
 		return err
 	}
-	have := map[string]bool{}
-	for rows.Next() {
-		var name, typ string
-		if err := rows.Scan(&name, &typ); err != nil {
-			rows.Close()
-			return err
-		}
-		have[name] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for col, ddl := range map[string]string{"payload_aux": w.sql.addAuxColumn, "payload_text": w.sql.addTextColumn} {
-		if have[col] {
+	for _, c := range []columnDDL{{"payload_aux", w.sql.addAuxColumn}, {"payload_text", w.sql.addTextColumn}} {
+		if have[c.column] {
 			continue
 		}
 		if !add {
 			// A table the user made: store what fits in payload alone, and
 			// dead-letter records that need the other columns.
 			w.noAux = true
-			w.log.Warn().Str("table", w.target.String()).Str("missing", col).Str("add_with", ddl).
+			w.log.Warn().Str("table", w.target.String()).Str("missing", c.column).Str("add_with", c.ddl).
 				Msg("the target has no column for values its payload column cannot take; records with such values will be dead-lettered")
 			continue
 		}
-		if _, err := w.pool.Exec(ctx, ddl); err != nil && !columnExists(err) {
-			return fmt.Errorf("add column %s to %s: %w", col, w.target, err)
+		if err := w.addColumn(ctx, w.target, c); err != nil {
+			return err
 		}
-		w.log.Info().Str("table", w.target.String()).Str("column", col).Msg("added column")
 	}
 	return nil
-}
-
-// columnExists reports the error of adding a column another process added
-// first.
-func columnExists(err error) bool {
-	var pgErr interface{ SQLState() string }
-	if errors.As(err, &pgErr) && pgErr.SQLState() == "42701" {
-		return true
-	}
-	return strings.Contains(err.Error(), "already exists") || strings.Contains(err.Error(), "already has a column")
 }
 
 // errNoAuxColumns refuses a fitted payload that needs payload_aux or

@@ -108,14 +108,17 @@ func (h *Histogram) Cumulative() []uint64 {
 	return out
 }
 
-// String encodes h as one line: the layout's version, the sum in seconds,
+// String encodes h as one line: the layout's version, the sum in seconds
+// (to the microsecond),
 // then the count of each bucket (not cumulative, the +Inf bucket last),
 // separated by spaces, e.g. "w1 0.734 0 3 10 2 0 0 0 0 0 0 0 0 0 0".
 func (h *Histogram) String() string {
 	var b strings.Builder
 	b.WriteString(h.layout.Version)
 	b.WriteByte(' ')
-	b.WriteString(strconv.FormatFloat(h.sum, 'f', -1, 64))
+	// Microseconds are all a sum of latencies needs, and the rounding
+	// keeps float noise (3.0300000000000002) out of the line.
+	b.WriteString(strconv.FormatFloat(math.Round(h.sum*1e6)/1e6, 'f', -1, 64))
 	for _, c := range h.counts {
 		b.WriteByte(' ')
 		b.WriteString(strconv.FormatUint(c, 10))

@@ -32,11 +32,14 @@ const (
 	Boolean
 	Timestamp
 	Object
+	// IgnoredObject is an object stored as it is and never indexed:
+	// OBJECT(IGNORED) on CrateDB, jsonb on PostgreSQL.
+	IgnoredObject
 )
 
 var typeNames = map[Type]string{
 	Text: "TEXT", BigInt: "BIGINT", Integer: "INTEGER", Double: "DOUBLE",
-	Boolean: "BOOLEAN", Timestamp: "TIMESTAMP", Object: "OBJECT",
+	Boolean: "BOOLEAN", Timestamp: "TIMESTAMP", Object: "OBJECT", IgnoredObject: "OBJECT(IGNORED)",
 }
 
 func (t Type) String() string {
@@ -85,8 +88,10 @@ func ParseType(s string) (Type, error) {
 		return Boolean, nil
 	case "TIMESTAMP", "TIMESTAMPTZ":
 		return Timestamp, nil
-	case "OBJECT", "JSON", "MAP":
+	case "OBJECT", "JSON", "MAP", "OBJECT(DYNAMIC)":
 		return Object, nil
+	case "OBJECT(IGNORED)":
+		return IgnoredObject, nil
 	}
 	return 0, fmt.Errorf("unknown type %q (want TEXT, BIGINT, INTEGER, DOUBLE, BOOLEAN, TIMESTAMP or OBJECT)", s)
 }
@@ -116,6 +121,10 @@ func (l Layout) String() string {
 type Column struct {
 	Name string
 	Type Type
+	// IndexOff and NoColumnstore are CrateDB storage options for long
+	// text: no index (INDEX OFF), no column store (STORAGE WITH
+	// (columnstore = false)). PostgreSQL has no such options.
+	IndexOff, NoColumnstore bool
 }
 
 // Table is a target table as configured: its name, layout, primary key and,
@@ -126,6 +135,33 @@ type Table struct {
 	Layout  Layout
 	Key     []Column
 	Columns []Column
+	// Partition, when set, partitions a Direct table by a generated
+	// column: a TIMESTAMP column truncated to a day, week or month.
+	Partition *Partition
+}
+
+// Partition is how a table is partitioned by time.
+type Partition struct {
+	Column string // a TIMESTAMP column of the table
+	Unit   string // day | week | month
+}
+
+// Name is the generated column's name.
+func (p *Partition) Name() string { return p.Column + "_" + p.Unit }
+
+// Start is the start of the partition that holds t (UTC; weeks start on
+// Monday, as date_trunc has it on both databases).
+func (p *Partition) Start(t time.Time) time.Time {
+	t = t.UTC()
+	y, m, d := t.Date()
+	switch p.Unit {
+	case "month":
+		return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+	case "week":
+		day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+		return day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7))
+	}
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 // Op is what a change does to its row.

@@ -21,6 +21,7 @@ import (
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/decode"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/kcl"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/logtext"
 	"github.com/rs/zerolog"
 )
 
@@ -53,12 +54,18 @@ type Settings struct {
 	RetryMaxWait time.Duration
 
 	LogFile       string
+	LogFormat     string // text (for tail -F) | json (for log shippers); see logtext
 	LogLevel      zerolog.Level
 	LogMaxSizeMB  int
 	LogMaxBackups int
 
 	// DaemonTimeout is the daemon's timeoutInSeconds (0: unset).
 	DaemonTimeout time.Duration
+
+	// Retention is how long partitions are kept (0: for ever);
+	// StreamRetention the stream's own retention, which bounds how late an
+	// old change can arrive (the tombstone purge's horizon).
+	Retention, StreamRetention time.Duration
 
 	// Decoder decodes the payload of a plain format (json, raw); nil for
 	// the change formats. CDC decodes change events when Format is
@@ -127,13 +134,19 @@ func FromProperties(props Properties, environ []string) (Settings, error) {
 		RetryMaxBackoff:     r.millis("sink.retryMaxBackoffMillis", 10*time.Second),
 		RetryMaxWait:        r.millis("sink.retryMaxWaitMillis", 0),
 		LogFile:             r.str("sink.logFile", "record_processor.log"),
+		LogFormat:           r.oneOf("sink.logFormat", logtext.FormatText, logtext.FormatText, logtext.FormatJSON),
 		LogLevel:            r.level("sink.logLevel", zerolog.InfoLevel),
 		LogMaxSizeMB:        r.integer("sink.logMaxSizeMB", 100, 1, 1<<20),
 		LogMaxBackups:       r.integer("sink.logMaxBackups", 5, 0, 1000),
 		DaemonTimeout:       time.Duration(r.integer("timeoutInSeconds", 0, 0, 1<<30)) * time.Second,
+		Retention:           r.duration("sink.retention", 0),
+		StreamRetention:     r.duration("sink.streamRetention", 24*time.Hour),
 	}
 	s.Warnings = r.warnings
 	s.CDC = r.changeDecoder(s.Format, s.Table)
+	if s.CDC == nil {
+		s.CDC = r.mapped(s.Format, s.Table)
+	}
 	if s.CDC == nil {
 		s.Decoder = r.plainDecoder(s.Format)
 	}
@@ -333,6 +346,29 @@ func (r *reader) integer(key string, def, min, max int) int {
 func (r *reader) millis(key string, def time.Duration) time.Duration {
 	n := r.integer(key, int(def.Milliseconds()), 0, 1<<31-1)
 	return time.Duration(n) * time.Millisecond
+}
+
+// duration reads a duration such as 90d, 36h or 15m (days are 24 h).
+func (r *reader) duration(key string, def time.Duration) time.Duration {
+	v, ok := r.raw(key)
+	if !ok || strings.TrimSpace(v) == "" {
+		return def
+	}
+	s := strings.TrimSpace(v)
+	if days, found := strings.CutSuffix(s, "d"); found {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 {
+			r.fail(key, v, "want a positive number of days (90d) or a duration (36h)")
+			return def
+		}
+		return time.Duration(n) * 24 * time.Hour
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		r.fail(key, v, "want a positive number of days (90d) or a duration (36h)")
+		return def
+	}
+	return d
 }
 
 func (r *reader) level(key string, def zerolog.Level) zerolog.Level {

@@ -107,6 +107,7 @@ func (crateDB) statements(target, deadLetter, progress tableName, objectPolicy s
 		selectProgress:      selectProgressSQL(progress),
 		selectHistograms:    selectHistogramsSQL(progress),
 		selectNow:           selectNowSQL,
+		maxLag:              maxLagSQL(progress),
 	}
 }
 
@@ -159,6 +160,8 @@ func (crateDB) columnType(t cdc.Type) string {
 		return "TIMESTAMP WITH TIME ZONE"
 	case cdc.Object:
 		return "OBJECT(DYNAMIC)"
+	case cdc.IgnoredObject:
+		return "OBJECT(IGNORED)"
 	}
 	return commonColumnType(t)
 }
@@ -167,8 +170,37 @@ func (d crateDB) castType(t cdc.Type) string {
 	switch t {
 	case cdc.Timestamp:
 		return "TIMESTAMPTZ"
-	case cdc.Object:
+	case cdc.Object, cdc.IgnoredObject:
 		return "OBJECT"
 	}
 	return d.columnType(t)
 }
+
+// columnOptions are the storage options CrateDB users give long text.
+func (crateDB) columnOptions(c cdc.Column) string {
+	var opts string
+	if c.IndexOff {
+		opts += " INDEX OFF"
+	}
+	if c.NoColumnstore {
+		opts += " STORAGE WITH (columnstore = false)"
+	}
+	return opts
+}
+
+func (crateDB) partitionColumn(p *cdc.Partition) string {
+	return quoteIdent(p.Name()) + ` TIMESTAMP WITH TIME ZONE GENERATED ALWAYS AS date_trunc(` + sqlString(p.Unit) + `, ` + quoteIdent(p.Column) + `)`
+}
+
+// partitionedBy: a partition per day, week or month, which retention drops
+// whole (DELETE on the partition column).
+func (crateDB) partitionedBy(p *cdc.Partition) string {
+	if p == nil {
+		return ""
+	}
+	return ` PARTITIONED BY (` + quoteIdent(p.Name()) + `)`
+}
+
+// refresh: CrateDB's reads see writes after a refresh (every second by
+// default); counts taken right after writing need one.
+func (crateDB) refresh(t tableName) string { return `REFRESH TABLE ` + t.sql() }

@@ -38,10 +38,11 @@ type dialect interface {
 	kind() Dialect
 
 	// Names and types.
-	defaultSchema() string        // where unqualified table names live
-	checkName(part string) error  // a schema or table name the database would not keep as given
-	columnType(t cdc.Type) string // in DDL
-	castType(t cdc.Type) string   // in a parameter cast
+	defaultSchema() string             // where unqualified table names live
+	checkName(part string) error       // a schema or table name the database would not keep as given
+	columnType(t cdc.Type) string      // in DDL
+	castType(t cdc.Type) string        // in a parameter cast
+	columnOptions(c cdc.Column) string // storage options after a column's type in DDL
 
 	// Statement text (sql.go, cdc_sql.go).
 	statements(target, deadLetter, progress tableName, objectPolicy string) statements
@@ -70,6 +71,9 @@ type cdcDialect interface {
 	upsertAlias() string                      // how the stored row is named in DO UPDATE
 	guarded(col string) string                // an assignment that only a newer version makes
 	conflictTarget(spec *cdc.Table) string    // the full primary key
+	partitionColumn(p *cdc.Partition) string  // the generated column a table is partitioned by
+	partitionedBy(p *cdc.Partition) string    // the CREATE TABLE suffix, "" for none
+	refresh(t tableName) string               // makes recent writes visible to reads, "" where they are already
 	// upsertUnnest is the whole-chunk guarded upsert, "" where there is
 	// none (each change then goes as a row of a bulk).
 	upsertUnnest(table tableName, spec *cdc.Table, cols []cdcColumn) string

@@ -119,6 +119,7 @@ func (postgres) statements(target, deadLetter, progress tableName, _ string) sta
 		selectProgress:      selectProgressSQL(progress),
 		selectHistograms:    selectHistogramsSQL(progress),
 		selectNow:           selectNowSQL,
+		maxLag:              maxLagSQL(progress),
 	}
 }
 
@@ -162,7 +163,7 @@ func (d postgres) upsertUnnest(table tableName, spec *cdc.Table, cols []cdcColum
 		default:
 			arrays[i], exprs[i] = "$"+n+"::TEXT[]", "u.c"+n+"::"+d.castType(c.typ)
 		}
-		if !c.key {
+		if !c.key && !partitionSource(spec, c.name) {
 			sets = append(sets, names[i]+" = excluded."+names[i])
 		}
 	}
@@ -181,7 +182,7 @@ func (postgres) columnType(t cdc.Type) string {
 	switch t {
 	case cdc.Timestamp:
 		return "TIMESTAMPTZ"
-	case cdc.Object:
+	case cdc.Object, cdc.IgnoredObject:
 		return "JSONB"
 	}
 	return commonColumnType(t)
@@ -193,3 +194,20 @@ func (d postgres) castType(t cdc.Type) string {
 	}
 	return d.columnType(t)
 }
+
+// columnOptions: PostgreSQL indexes nothing unasked and stores long text
+// out of line by itself.
+func (postgres) columnOptions(cdc.Column) string { return "" }
+
+// partitionColumn: date_trunc of a timestamptz depends on the session's time
+// zone, which a generated column may not; the UTC wall clock does not.
+func (postgres) partitionColumn(p *cdc.Partition) string {
+	return quoteIdent(p.Name()) + ` TIMESTAMPTZ GENERATED ALWAYS AS ((date_trunc(` + sqlString(p.Unit) + `, ` +
+		quoteIdent(p.Column) + ` AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')) STORED`
+}
+
+// partitionedBy: PostgreSQL's declarative partitions must be created ahead
+// of the rows; the table stays one, and retention deletes by the column.
+func (postgres) partitionedBy(*cdc.Partition) string { return "" }
+
+func (postgres) refresh(tableName) string { return "" }

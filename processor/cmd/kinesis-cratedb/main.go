@@ -28,6 +28,7 @@ import (
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/ingest"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/kcl"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/logfile"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/logtext"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/sink"
 	"github.com/rs/zerolog"
 )
@@ -61,6 +62,11 @@ func run(args []string) int {
 	if !ok {
 		return code
 	}
+	if inv.command == "check" { // what the daemon makes of the file comes first: it starts before any child
+		if code := checkDaemonProperties(inv.properties, os.Args[0], os.Stderr); code != 0 {
+			return code
+		}
+	}
 	settings, err := config.Load(inv.properties, os.Environ())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kinesis-cratedb: %v\n", err)
@@ -68,7 +74,7 @@ func run(args []string) int {
 	}
 	logFile := &logfile.File{Path: settings.LogFile, MaxBytes: int64(settings.LogMaxSizeMB) << 20, Backups: settings.LogMaxBackups}
 	defer logFile.Close()
-	log := newLogger(logFile, os.Stderr, settings.LogLevel)
+	log := newLogger(logtext.Select(settings.LogFormat, logFile), os.Stderr, settings.LogLevel)
 	for _, w := range settings.Warnings {
 		// stderr: the daemon copies it into its log, and check shows it.
 		fmt.Fprintf(os.Stderr, "kinesis-cratedb: warning: %s\n", w)
@@ -81,6 +87,8 @@ func run(args []string) int {
 		return check(ctx, settings, log)
 	case "replay":
 		return replay(ctx, settings, inv.shard, log)
+	case "retention":
+		return retention(ctx, settings, inv.dryRun, os.Stdout, log)
 	}
 	return serve(ctx, settings, log)
 }
@@ -91,11 +99,13 @@ var commands = []struct{ name, args, what string }{
 	{"", "--properties FILE", "the daemon's child for one shard: set executableName to this"},
 	{"check", "--properties FILE", "check the settings, connect to the database, create the tables"},
 	{"replay", "--properties FILE [--shard ID]", "write the dead-lettered records again (after a fix)"},
+	{"retention", "--properties FILE [--dry-run]", "drop partitions past sink.retention, purge old tombstones (cron-safe)"},
 }
 
 // invocation is a parsed command line.
 type invocation struct {
 	command, properties, shard string
+	dryRun                     bool
 }
 
 // parseArgs reads the command line. ok is false when the program should
@@ -109,6 +119,7 @@ func parseArgs(args []string, stderr io.Writer) (inv invocation, code int, ok bo
 	fs.SetOutput(stderr)
 	fs.StringVar(&inv.properties, "properties", "", "the daemon's properties file, which also holds the sink.* settings")
 	fs.StringVar(&inv.shard, "shard", "", "replay: only this shard's dead-lettered records")
+	fs.BoolVar(&inv.dryRun, "dry-run", false, "retention: list what would be deleted, delete nothing")
 	fs.Usage = func() { usage(fs) }
 	known := inv.command == "child"
 	for _, c := range commands[1:] {
@@ -134,6 +145,10 @@ func parseArgs(args []string, stderr io.Writer) (inv invocation, code int, ok bo
 		fmt.Fprintf(stderr, "kinesis-cratedb: --shard belongs to replay\n")
 		return inv, exitUsage, false
 	}
+	if inv.dryRun && inv.command != "retention" {
+		fmt.Fprintf(stderr, "kinesis-cratedb: --dry-run belongs to retention\n")
+		return inv, exitUsage, false
+	}
 	return inv, 0, true
 }
 
@@ -156,7 +171,7 @@ func usage(fs *flag.FlagSet) {
 // newLogger logs to the file at the configured level and copies errors to
 // stderr, which the daemon writes into its own log.
 func newLogger(file io.Writer, stderr io.Writer, level zerolog.Level) zerolog.Logger {
-	console := zerolog.ConsoleWriter{Out: stderr, NoColor: true, TimeFormat: time.RFC3339}
+	console := logtext.New(stderr) // one line per event, as the daemon logs each line
 	w := zerolog.MultiLevelWriter(file, &zerolog.FilteredLevelWriter{
 		Writer: zerolog.LevelWriterAdapter{Writer: console}, Level: zerolog.ErrorLevel,
 	})
@@ -213,7 +228,24 @@ func openStore(ctx context.Context, s config.Settings, log zerolog.Logger) (stor
 		}
 		return st, nil
 	}
-	cfg := sink.Config{
+	cfg := sinkConfig(s, log)
+	if s.CDC != nil {
+		w, err := sink.OpenChanges(ctx, s.DatabaseURL, cfg, s.CDC.Tables())
+		if err != nil {
+			return store{}, err
+		}
+		return store{Store: &ingest.Changes{Decoder: s.CDC, Sink: w}, progress: w, dialect: w.Dialect(), close: w.Close}, nil
+	}
+	w, err := sink.Open(ctx, s.DatabaseURL, cfg)
+	if err != nil {
+		return store{}, err
+	}
+	return store{Store: &ingest.Rows{Decoder: s.Decoder, Sink: w}, progress: w, dialect: w.Dialect(), close: w.Close}, nil
+}
+
+// sinkConfig is the sink's part of the settings.
+func sinkConfig(s config.Settings, log zerolog.Logger) sink.Config {
+	return sink.Config{
 		Table:           s.Table,
 		DeadLetterTable: s.DeadLetterTable,
 		ProgressTable:   s.ProgressTable,
@@ -227,18 +259,6 @@ func openStore(ctx context.Context, s config.Settings, log zerolog.Logger) (stor
 			MaxWait:        s.RetryMaxWait,
 		},
 	}
-	if s.CDC != nil {
-		w, err := sink.OpenChanges(ctx, s.DatabaseURL, cfg, s.CDC.Tables())
-		if err != nil {
-			return store{}, err
-		}
-		return store{Store: &ingest.Changes{Decoder: s.CDC, Sink: w}, progress: w, dialect: w.Dialect(), close: w.Close}, nil
-	}
-	w, err := sink.Open(ctx, s.DatabaseURL, cfg)
-	if err != nil {
-		return store{}, err
-	}
-	return store{Store: &ingest.Rows{Decoder: s.Decoder, Sink: w}, progress: w, dialect: w.Dialect(), close: w.Close}, nil
 }
 
 type discardName struct{}

@@ -21,6 +21,8 @@ func TestParseArgs(t *testing.T) {
 		{"unknown command", []string{"chek", "--properties", "p"}, invocation{command: "chek"}, exitUsage, false, `unknown command "chek"`},
 		{"stray argument", []string{"--properties", "p", "extra"}, invocation{command: "child", properties: "p"}, exitUsage, false, `unexpected argument "extra"`},
 		{"unknown flag", []string{"--propertis", "p"}, invocation{command: "child"}, exitUsage, false, "flag provided but not defined"},
+		{"retention dry run", []string{"retention", "--properties", "p", "--dry-run"}, invocation{command: "retention", properties: "p", dryRun: true}, 0, true, ""},
+		{"dry run outside retention", []string{"replay", "--properties", "p", "--dry-run"}, invocation{command: "replay", properties: "p", dryRun: true}, exitUsage, false, "--dry-run belongs to retention"},
 		{"shard outside replay", []string{"check", "--properties", "p", "--shard", "s"}, invocation{command: "check", properties: "p", shard: "s"}, exitUsage, false, "--shard belongs to replay"},
 	}
 	for _, tt := range tests {

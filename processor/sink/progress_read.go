@@ -27,7 +27,7 @@ func OpenProgress(ctx context.Context, databaseURL string, cfg Config) (*Progres
 // ProgressSnapshot is a target's progress rows at one moment.
 type ProgressSnapshot struct {
 	Target   string    // the target table, as the rows name it (schema.table)
-	Table    string    // the progress table
+	Table    string    // the progress table (schema.table)
 	Dialect  Dialect   // the database's
 	Now      time.Time // the database's clock, which stamps the rows
 	Rows     []ProgressRow
@@ -57,7 +57,7 @@ func (r *ProgressReader) Read(ctx context.Context) (ProgressSnapshot, error) {
 	c := r.c
 	ctx, cancel := context.WithTimeout(ctx, c.attemptTimeout)
 	defer cancel()
-	snap := ProgressSnapshot{Target: c.target.schema + "." + c.target.name, Table: c.progress.String(), Dialect: c.db.kind()}
+	snap := ProgressSnapshot{Target: c.target.schema + "." + c.target.name, Table: c.progress.schema + "." + c.progress.name, Dialect: c.db.kind()}
 	if err := c.pool.QueryRow(ctx, c.sql.selectNow).Scan(&snap.Now); err != nil {
 		return snap, fmt.Errorf("sink: read the database's clock: %w", err)
 	}

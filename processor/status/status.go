@@ -74,6 +74,7 @@ type Report struct {
 	// of this version has opened it).
 	Complete    bool
 	LeaseSource string // "" without a lease reader
+	NoLeases    string // why there is no lease reader, if there is none
 	LeaseErr    error  // the lease table could not be read
 	Thresholds  Thresholds
 	Shards      []Shard
@@ -95,6 +96,7 @@ func (r Report) Alerts() []Shard {
 type Reader struct {
 	Progress   ProgressSource
 	Leases     LeaseReader // nil: the progress table alone
+	NoLeases   string      // why Leases is nil, for people
 	Thresholds Thresholds
 }
 
@@ -106,7 +108,7 @@ func (r *Reader) Read(ctx context.Context) (Report, error) {
 		return Report{}, fmt.Errorf("status: %w", err)
 	}
 	rep := Report{At: snap.Now, Target: snap.Target, ProgressTable: snap.Table, Dialect: snap.Dialect.String(),
-		Complete: snap.Complete, Thresholds: r.Thresholds}
+		Complete: snap.Complete, Thresholds: r.Thresholds, NoLeases: r.NoLeases}
 	var leases []Lease
 	if r.Leases != nil {
 		rep.LeaseSource = r.Leases.Source()

@@ -12,8 +12,10 @@ import (
 // WriteTable prints the report for people: a heading, one line per shard,
 // and a closing line per shard that needs someone.
 func (r Report) WriteTable(w io.Writer) error {
-	leases := "leases: not read (no lease table configured)"
+	leases := "leases: not read"
 	switch {
+	case r.LeaseSource == "" && r.NoLeases != "":
+		leases += " (" + r.NoLeases + ")"
 	case r.LeaseErr != nil:
 		leases = "leases: unreadable (" + r.LeaseSource + ": " + oneLine(r.LeaseErr.Error()) + ")"
 	case r.LeaseSource != "":

@@ -46,7 +46,7 @@ func TestWriteTableNotes(t *testing.T) {
 		leases LeaseReader
 		says   []string
 	}{
-		{"no leases configured", snapshot(row("s", time.Second)), nil, []string{"leases: not read", "\ns      -      812.5"}},
+		{"no lease reader", snapshot(row("s", time.Second)), nil, []string{"leases: not read (no DynamoDB)", "\ns      -      812.5"}},
 		{"leases unreadable, first line of the error", snapshot(row("s", time.Second)), fakeLeases{err: errors.New("dynamodb Scan: AccessDenied\nmore")},
 			[]string{"leases: unreadable (DynamoDB table demo-app: dynamodb Scan: AccessDenied …)", "\ns      -  "}},
 		{"no shard yet", snapshot(), nil, []string{"no shard has reported on public.kinesis_events yet"}},
@@ -55,7 +55,11 @@ func TestWriteTableNotes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep, err := (&Reader{Progress: fakeProgress{snap: tt.snap}, Leases: tt.leases}).Read(context.Background())
+			r := &Reader{Progress: fakeProgress{snap: tt.snap}, Leases: tt.leases}
+			if tt.leases == nil {
+				r.NoLeases = "no DynamoDB"
+			}
+			rep, err := r.Read(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/config"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/sink"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/status"
+	"github.com/rs/zerolog"
+)
+
+// progressSource reads the progress table for status and the exporter. It
+// connects on first use, and again after a failed attempt, so that the
+// exporter and status --watch start while the database is down and recover
+// when it is back. Its errors never carry the database's password.
+type progressSource struct {
+	url string
+	cfg sink.Config
+
+	mu sync.Mutex
+	r  *sink.ProgressReader
+}
+
+func newProgressSource(s config.Settings, log zerolog.Logger) *progressSource {
+	return &progressSource{url: s.DatabaseURL, cfg: sink.Config{
+		Table: s.Table, DeadLetterTable: s.DeadLetterTable, ProgressTable: s.ProgressTable, Logger: log,
+		// A look answers soon, or says the database cannot be reached.
+		Retry:          sink.RetryPolicy{InitialBackoff: 200 * time.Millisecond, MaxBackoff: time.Second, MaxWait: 5 * time.Second},
+		AttemptTimeout: 5 * time.Second,
+	}}
+}
+
+// Read implements status.ProgressSource.
+func (p *progressSource) Read(ctx context.Context) (sink.ProgressSnapshot, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.r == nil {
+		r, err := sink.OpenProgress(ctx, p.url, p.cfg)
+		if err != nil {
+			return sink.ProgressSnapshot{}, p.hide(err)
+		}
+		p.r = r
+	}
+	snap, err := p.r.Read(ctx)
+	return snap, p.hide(err)
+}
+
+func (p *progressSource) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.r != nil {
+		p.r.Close()
+	}
+}
+
+// hide takes the password out of err's text.
+func (p *progressSource) hide(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &hiddenError{text: config.HidePassword(err.Error(), p.url), err: err}
+}
+
+// hiddenError is an error whose text has no secret; errors.Is and As still
+// see the original.
+type hiddenError struct {
+	text string
+	err  error
+}
+
+func (e *hiddenError) Error() string { return e.text }
+func (e *hiddenError) Unwrap() error { return e.err }
+
+// reader is the status reader the settings and command line describe.
+func reader(s config.Settings, inv invocation, src status.ProgressSource) *status.Reader {
+	leases, why := leaseReader(s)
+	return &status.Reader{Progress: src, Leases: leases, NoLeases: why, Thresholds: status.Thresholds{Stale: inv.stale, MaxBehind: inv.maxBehind}}
+}
+
+// leaseReader reads the KCL lease table; nil, and why, when it cannot: the
+// DynamoDB client is not part of this build yet, so owners show as "-".
+func leaseReader(config.Settings) (status.LeaseReader, string) {
+	return nil, "this build has no DynamoDB client"
+}
+
+// errNoDatabase: status and the exporter read the progress table.
+var errNoDatabase = errors.New("needs a database (sink.mode = write): the progress table is where the shards report")

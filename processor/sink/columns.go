@@ -11,6 +11,30 @@ import (
 // adds them (ensureAuxColumns for the target, ensureProgressColumns for
 // the progress table).
 
+// ensureColumns adds the columns of cols that table lacks, or, when the
+// writer may not change tables (add is false), hands each of them to
+// missing instead.
+func (c *core) ensureColumns(ctx context.Context, table tableName, cols []columnDDL, add bool, missing func(columnDDL)) error {
+	ctx, cancel := context.WithTimeout(ctx, c.attemptTimeout)
+	defer cancel()
+	have, err := c.columnsOf(ctx, table)
+	if err != nil {
+		return err
+	}
+	for _, col := range cols {
+		switch {
+		case have[col.column]:
+		case !add:
+			missing(col)
+		default:
+			if err := c.addColumn(ctx, table, col); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // columnsOf returns the names of table's columns (CrateDB lists an
 // object's sub-columns too, as col['a']).
 func (c *core) columnsOf(ctx context.Context, table tableName) (map[string]bool, error) {

@@ -143,29 +143,14 @@ func (w *core) subColumns(ctx context.Context, table tableName, column string) (
 // made before they existed, or, when the writer may not change tables,
 // says how to.
 func (w *Writer) ensureAuxColumns(ctx context.Context, add bool) error {
-	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
-	defer cancel()
-	have, err := w.columnsOf(ctx, w.target)
-	if err != nil {
-		return err
-	}
-	for _, c := range []columnDDL{{"payload_aux", w.sql.addAuxColumn}, {"payload_text", w.sql.addTextColumn}} {
-		if have[c.column] {
-			continue
-		}
-		if !add {
-			// A table the user made: store what fits in payload alone, and
-			// dead-letter records that need the other columns.
-			w.noAux = true
-			w.log.Warn().Str("table", w.target.String()).Str("missing", c.column).Str("add_with", c.ddl).
-				Msg("the target has no column for values its payload column cannot take; records with such values will be dead-lettered")
-			continue
-		}
-		if err := w.addColumn(ctx, w.target, c); err != nil {
-			return err
-		}
-	}
-	return nil
+	cols := []columnDDL{{"payload_aux", w.sql.addAuxColumn}, {"payload_text", w.sql.addTextColumn}}
+	return w.ensureColumns(ctx, w.target, cols, add, func(c columnDDL) {
+		// A table the user made: store what fits in payload alone, and
+		// dead-letter records that need the other columns.
+		w.noAux = true
+		w.log.Warn().Str("table", w.target.String()).Str("missing", c.column).Str("add_with", c.ddl).
+			Msg("the target has no column for values its payload column cannot take; records with such values will be dead-lettered")
+	})
 }
 
 // errNoAuxColumns refuses a fitted payload that needs payload_aux or

@@ -90,24 +90,9 @@ const progressTimeout = 10 * time.Second
 // changed, progress keeps to the first version's columns and the log says
 // how to add the others.
 func (c *core) ensureProgressColumns(ctx context.Context, add bool) error {
-	ctx, cancel := context.WithTimeout(ctx, c.attemptTimeout)
-	defer cancel()
-	have, err := c.columnsOf(ctx, c.progress)
-	if err != nil {
-		return err
-	}
-	for _, col := range c.sql.addProgressColumns {
-		switch {
-		case have[col.column]:
-		case !add:
-			c.basicProgress = true
-			c.log.Warn().Str("table", c.progress.String()).Str("missing", col.column).Str("add_with", col.ddl).
-				Msg("the progress table lacks a column of the status command and the exporter; progress keeps to the columns it has")
-		default:
-			if err := c.addColumn(ctx, c.progress, col); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return c.ensureColumns(ctx, c.progress, c.sql.addProgressColumns, add, func(col columnDDL) {
+		c.basicProgress = true
+		c.log.Warn().Str("table", c.progress.String()).Str("missing", col.column).Str("add_with", col.ddl).
+			Msg("the progress table lacks a column of the status command and the exporter; progress keeps to the columns it has")
+	})
 }

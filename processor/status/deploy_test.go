@@ -21,27 +21,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/daemonsim"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/testenv"
 )
 
 var binary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "status-")
-	if err == nil {
-		binary = filepath.Join(dir, "kinesis-cratedb")
-		var out []byte
-		if out, err = exec.Command("go", "build", "-o", binary, "../cmd/kinesis-cratedb").CombinedOutput(); err != nil {
-			err = fmt.Errorf("%w: %s", err, out)
-		}
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "building kinesis-cratedb:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.RunWithProgram(m, "../cmd/kinesis-cratedb", &binary) }
 
 // deployment is one target table and the properties file that its
 // children, status and the exporter share.

@@ -114,7 +114,7 @@ func TestExporterServesWhatChildrenWrote(t *testing.T) {
 		d.shard(t, shard0, "shutdown", records(0, 20, time.Second), records(20, 20, time.Second))
 		d.refresh(t)
 		url := d.exporter(t, nil, "--stale", "1h")
-		code, ctype, body := get(t, url+"/metrics")
+		m := scrape(t, url+"/metrics")
 		labels := `{table="` + d.table + `",shard="` + shard0 + `"}`
 		for _, line := range []string{
 			"kinesis_cratedb_up 1",
@@ -125,25 +125,25 @@ func TestExporterServesWhatChildrenWrote(t *testing.T) {
 			"kinesis_cratedb_freshness_seconds_count" + labels + " 40",
 			`kinesis_cratedb_shard_info{table="` + d.table + `",shard="` + shard0 + `",owner="",state="ok"} 1`,
 		} {
-			if !strings.Contains(body, "\n"+line+"\n") {
+			if !strings.Contains(m.body, "\n"+line+"\n") {
 				t.Errorf("/metrics lacks %q", line)
 			}
 		}
-		if code != http.StatusOK || ctype != "text/plain; version=0.0.4; charset=utf-8" || t.Failed() {
-			t.Fatalf("/metrics: %d %s\n%s", code, ctype, body)
+		if m.code != http.StatusOK || m.contentType != "text/plain; version=0.0.4; charset=utf-8" || t.Failed() {
+			t.Fatalf("/metrics: %+v", m)
 		}
-		if code, _, body := get(t, url+"/healthz"); code != http.StatusOK || !strings.HasPrefix(body, "ok: 1 shards of "+d.table) {
-			t.Fatalf("/healthz: %d %s", code, body)
+		if h := scrape(t, url+"/healthz"); h.code != http.StatusOK || !strings.HasPrefix(h.body, "ok: 1 shards of "+d.table) {
+			t.Fatalf("/healthz: %+v", h)
 		}
 
 		time.Sleep(2500 * time.Millisecond)
 		stale := d.exporter(t, nil, "--stale", "2s")
-		if code, _, body := get(t, stale+"/healthz"); code != http.StatusServiceUnavailable ||
-			!strings.HasPrefix(body, "unhealthy: stale shard "+shard0+": no progress update for") {
-			t.Fatalf("/healthz of a stale shard: %d %s", code, body)
+		if h := scrape(t, stale+"/healthz"); h.code != http.StatusServiceUnavailable ||
+			!strings.HasPrefix(h.body, "unhealthy: stale shard "+shard0+": no progress update for") {
+			t.Fatalf("/healthz of a stale shard: %+v", h)
 		}
-		if _, _, body := get(t, stale+"/metrics"); !strings.Contains(body, "\nkinesis_cratedb_shard_stale"+labels+" 1\n") {
-			t.Fatalf("/metrics of a stale shard:\n%s", body)
+		if m := scrape(t, stale+"/metrics"); !strings.Contains(m.body, "\nkinesis_cratedb_shard_stale"+labels+" 1\n") {
+			t.Fatalf("/metrics of a stale shard:\n%s", m.body)
 		}
 	})
 }
@@ -153,26 +153,34 @@ func TestExporterServesWhatChildrenWrote(t *testing.T) {
 func TestExporterWithoutTheDatabase(t *testing.T) {
 	d := newDeployment(t, pgtest.Get(t, pgtest.PostgreSQL))
 	url := d.exporter(t, []string{"SINK_DATABASE_URL=postgres://postgres:s3cr3tpw@127.0.0.1:1/postgres?sslmode=disable"})
-	code, _, body := get(t, url+"/metrics")
-	if code != http.StatusOK || !strings.Contains(body, "\nkinesis_cratedb_up 0\n") || strings.Contains(body, "shard=") {
-		t.Fatalf("/metrics: %d\n%s", code, body)
+	if m := scrape(t, url+"/metrics"); m.code != http.StatusOK || !strings.Contains(m.body, "\nkinesis_cratedb_up 0\n") || strings.Contains(m.body, "shard=") {
+		t.Fatalf("/metrics: %+v", m)
 	}
-	code, _, body = get(t, url+"/healthz")
-	if code != http.StatusServiceUnavailable || !strings.HasPrefix(body, "unhealthy: cannot read the progress table:") || strings.Contains(body, "s3cr3tpw") {
-		t.Fatalf("/healthz: %d %s", code, body)
+	h := scrape(t, url+"/healthz")
+	if h.code != http.StatusServiceUnavailable || !strings.HasPrefix(h.body, "unhealthy: cannot read the progress table:") || strings.Contains(h.body, "s3cr3tpw") {
+		t.Fatalf("/healthz: %+v", h)
 	}
 }
 
-func get(t *testing.T, url string) (int, string, string) {
+// answer is what an endpoint of the exporter answered.
+type answer struct {
+	code        int
+	contentType string
+	body        string
+}
+
+// scrape asks the exporter as a scraper does, with a deadline.
+func scrape(t *testing.T, url string) answer {
 	t.Helper()
-	resp, err := http.Get(url)
+	client := &http.Client{Timeout: 20 * time.Second}
+	resp, err := client.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
+	var body strings.Builder
+	if _, err := io.Copy(&body, resp.Body); err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+	return answer{resp.StatusCode, resp.Header.Get("Content-Type"), body.String()}
 }

@@ -14,22 +14,18 @@ import (
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/config"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/exporter"
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/logtext"
 	"github.com/rs/zerolog"
 )
 
 // export serves /metrics and /healthz on --listen until interrupted. It
 // starts whether or not the database can be reached (up is 0 meanwhile).
 func export(ctx context.Context, s config.Settings, inv invocation, stderr io.Writer) int {
-	if s.Mode != config.ModeWrite {
-		fmt.Fprintf(stderr, "kinesis-cratedb: exporter %v\n", errNoDatabase)
-		return exitConfig
-	}
 	// A service logs to stderr, which systemd or Kubernetes keep.
-	log := zerolog.New(logtext.New(stderr)).Level(zerolog.InfoLevel).With().Timestamp().Logger()
-	src := newProgressSource(s, log)
-	defer src.Close()
-	r := reader(s, inv, src)
+	r, log, closeReader, code := openReader(s, inv, stderr, zerolog.InfoLevel)
+	if code != 0 {
+		return code
+	}
+	defer closeReader()
 	e := &exporter.Exporter{Looker: r, HasLeases: r.Leases != nil, Log: log}
 	ln, err := net.Listen("tcp", inv.listen)
 	if err != nil {

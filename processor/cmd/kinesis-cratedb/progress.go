@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"io"
 	"sync"
 	"time"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/config"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/logtext"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/sink"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/status"
 	"github.com/rs/zerolog"
@@ -74,10 +76,19 @@ type hiddenError struct {
 func (e *hiddenError) Error() string { return e.text }
 func (e *hiddenError) Unwrap() error { return e.err }
 
-// reader is the status reader the settings and command line describe.
-func reader(s config.Settings, inv invocation, src status.ProgressSource) *status.Reader {
+// openReader is the status reader the settings and the command line
+// describe, for status and the exporter, with a logger on stderr at level.
+// code is non-zero when the settings have no database to read.
+func openReader(s config.Settings, inv invocation, stderr io.Writer, level zerolog.Level) (r *status.Reader, log zerolog.Logger, closeFn func(), code int) {
+	if s.Mode != config.ModeWrite {
+		fmt.Fprintf(stderr, "kinesis-cratedb: %s needs a database (sink.mode = write): the progress table is where the shards report\n", inv.command)
+		return nil, log, nil, exitConfig
+	}
+	log = zerolog.New(logtext.New(stderr)).Level(level).With().Timestamp().Logger()
+	src := newProgressSource(s, log)
 	leases, why := leaseReader(s)
-	return &status.Reader{Progress: src, Leases: leases, NoLeases: why, Thresholds: status.Thresholds{Stale: inv.stale, MaxBehind: inv.maxBehind}}
+	r = &status.Reader{Progress: src, Leases: leases, NoLeases: why, Thresholds: status.Thresholds{Stale: inv.stale, MaxBehind: inv.maxBehind}}
+	return r, log, src.Close, 0
 }
 
 // leaseReader reads the KCL lease table; nil, and why, when it cannot: the
@@ -85,6 +96,3 @@ func reader(s config.Settings, inv invocation, src status.ProgressSource) *statu
 func leaseReader(config.Settings) (status.LeaseReader, string) {
 	return nil, "this build has no DynamoDB client"
 }
-
-// errNoDatabase: status and the exporter read the progress table.
-var errNoDatabase = errors.New("needs a database (sink.mode = write): the progress table is where the shards report")

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/config"
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/logtext"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/status"
 	"github.com/rs/zerolog"
 )
@@ -21,15 +20,12 @@ import (
 // a shard stale or behind, exitFailure the progress table unreadable; with
 // --watch, that of the last look.
 func showStatus(ctx context.Context, s config.Settings, inv invocation, stdout, stderr io.Writer) int {
-	if s.Mode != config.ModeWrite {
-		fmt.Fprintf(stderr, "kinesis-cratedb: status %v\n", errNoDatabase)
-		return exitConfig
-	}
 	// Only errors, on stderr: a status run by cron must not fill the log.
-	log := zerolog.New(logtext.New(stderr)).Level(zerolog.ErrorLevel).With().Timestamp().Logger()
-	src := newProgressSource(s, log)
-	defer src.Close()
-	r := reader(s, inv, src)
+	r, _, closeReader, code := openReader(s, inv, stderr, zerolog.ErrorLevel)
+	if code != 0 {
+		return code
+	}
+	defer closeReader()
 	if !inv.watch {
 		return look(ctx, r, stdout, stderr)
 	}

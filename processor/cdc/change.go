@@ -1,6 +1,8 @@
-// Package cdc decodes change-data-capture events that arrive over Kinesis
-// (DynamoDB's Kinesis destination and AWS DMS's Kinesis target) into typed
-// row changes, and compacts a batch to the newest change per row.
+// Package cdc decodes records into typed row changes: change-data-capture
+// events that arrive over Kinesis (DynamoDB's Kinesis destination and AWS
+// DMS's Kinesis target), and plain JSON records mapped to typed columns
+// (Mapped: a row per record, or the latest state per key). It compacts a
+// batch to the newest change per row.
 //
 // It knows nothing about SQL: processor/sink turns Changes into guarded
 // upserts. Every Change carries a Version; the sink only lets a change
@@ -138,6 +140,10 @@ type Table struct {
 	// Partition, when set, partitions a Direct table by a generated
 	// column: a TIMESTAMP column truncated to a day, week or month.
 	Partition *Partition
+	// AppendOnly tables are keyed by each record's place in the stream: a
+	// row is written once and never changes (a redelivery is the same
+	// row), so no version guard is needed.
+	AppendOnly bool
 }
 
 // Partition is how a table is partitioned by time.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/decode"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 )
 
@@ -107,7 +108,7 @@ func NewMapped(table string, columns []MappedColumn, o MappedOptions) (*Mapped, 
 	if err != nil {
 		return nil, err
 	}
-	m := &Mapped{table: &Table{Name: table, Layout: Direct, Partition: partition}, unmapped: unmapped, version: version, deletion: deletion, whole: map[string]bool{}}
+	m := &Mapped{table: &Table{Name: table, Layout: Direct, Partition: partition, AppendOnly: len(key) == 0}, unmapped: unmapped, version: version, deletion: deletion, whole: map[string]bool{}}
 	byName := map[string]MappedColumn{}
 	for _, c := range columns {
 		if _, dup := byName[c.Name]; dup || c.Name == PayloadColumn && unmapped != UnmappedDrop {
@@ -208,22 +209,27 @@ func (m *Mapped) Tables() []*Table { return []*Table{m.table} }
 // Decode maps one record to a row change. A value that does not convert
 // exactly fails the record, naming the column, the source and the value.
 func (m *Mapped) Decode(src record.Source) (Event, error) {
-	doc := bytes.TrimSpace(src.Data)
-	if len(doc) == 0 || doc[0] != '{' || !json.Valid(doc) {
-		return Event{}, errors.New("record is not a JSON object")
-	}
-	c := &Change{Table: m.table, Op: Upsert, Source: src, EventTime: src.ArrivedAt}
-	var err error
-	if c.Version, err = m.versionOf(doc, src); err != nil {
+	// Plain JSON's rules (decode.JSON): a value that is not an object is
+	// {"value": …}, so /value maps it.
+	doc, err := (decode.JSON{}).Decode(src.Data)
+	if err != nil {
 		return Event{}, err
 	}
-	if m.deletion != nil && m.deletion.matches(doc) {
+	top, err := members(doc)
+	if err != nil {
+		return Event{}, err
+	}
+	c := &Change{Table: m.table, Op: Upsert, Source: src, EventTime: src.ArrivedAt}
+	if c.Version, err = m.versionOf(top, src); err != nil {
+		return Event{}, err
+	}
+	if m.deletion != nil && m.deletion.matches(top) {
 		c.Op = Delete
 	}
 	values := make([]any, len(m.sources))
 	for i, s := range m.sources {
 		col := m.column(i)
-		raw, found := s.lookup(doc, src)
+		raw, found := s.lookup(top, src)
 		v, err := convertMapped(raw, found, col.Type)
 		if err != nil {
 			return Event{}, fmt.Errorf("column %q from %s = %.80s: %w", col.Name, s, raw, err)
@@ -288,10 +294,10 @@ func (m *Mapped) payload(doc []byte) (json.RawMessage, error) {
 // versionOf orders the changes of one key: by the configured source (a
 // timestamp in microseconds, or a non-negative integer), then by the
 // stream. Without a source, by the stream alone.
-func (m *Mapped) versionOf(doc []byte, src record.Source) (Version, error) {
+func (m *Mapped) versionOf(top map[string][]byte, src record.Source) (Version, error) {
 	var micros int64
 	if m.version != nil {
-		raw, found := m.version.lookup(doc, src)
+		raw, found := m.version.lookup(top, src)
 		v, err := versionValue(raw, found)
 		if err != nil {
 			return Version{}, fmt.Errorf("version from %s = %.80s: %w", m.version, raw, err)
@@ -338,12 +344,28 @@ func convertMapped(raw []byte, found bool, t Type) (any, error) {
 	return convertValue(raw, t)
 }
 
+// members indexes a record's top-level members once (the last of
+// duplicate names wins, as in encoding/json): every path starts there.
+func members(doc []byte) (map[string][]byte, error) {
+	top := map[string][]byte{}
+	err := eachMember(doc, func(k, v []byte) error {
+		name, err := unquote(k)
+		top[name] = v
+		return err
+	})
+	return top, err
+}
+
 // lookup finds the source's value: raw JSON for a path, JSON text for
 // metadata. found is false when the path does not exist.
-func (s Source) lookup(doc []byte, src record.Source) (raw []byte, found bool) {
+func (s Source) lookup(top map[string][]byte, src record.Source) (raw []byte, found bool) {
 	switch s.Meta {
 	case "":
-		return pointer(doc, s.Path)
+		v, ok := top[s.Path[0]]
+		if !ok {
+			return nil, false
+		}
+		return pointer(v, s.Path[1:])
 	case MetaPartitionKey:
 		return jsonString(src.PartitionKey), true
 	case MetaShardID:
@@ -425,8 +447,8 @@ func ParsePointer(s string) ([]string, error) {
 }
 
 // matches reports whether doc's value at the rule's path equals its value.
-func (r *Rule) matches(doc []byte) bool {
-	raw, found := pointer(doc, r.Path)
+func (r *Rule) matches(top map[string][]byte) bool {
+	raw, found := (Source{Path: r.Path}).lookup(top, record.Source{})
 	if !found {
 		return false
 	}

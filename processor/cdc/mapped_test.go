@@ -99,8 +99,8 @@ func TestMappedRefusesWhatDoesNotConvertExactly(t *testing.T) {
 		{`{"ts":"yesterday"}`, `column "ts" from /ts = "yesterday"`},
 		{`{"ts":1.5}`, `integer epoch milliseconds`},
 		{`{"b":"maybe"}`, `is not a boolean`},
-		{`[1]`, `not a JSON object`},
-		{`{"n":`, `not a JSON object`},
+		{"{\"n\":\"\xff\"}", `not valid UTF-8`},
+		{`{"n":`, `payload is not JSON`},
 	} {
 		_, err := m.Decode(mappedSource(tt.doc))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -149,7 +149,7 @@ func TestMappedLatestStateKeyVersionAndDeleteRule(t *testing.T) {
 func TestNewMappedRefusesBadMappings(t *testing.T) {
 	id := col(t, "id", Text, "/id")
 	for name, tt := range map[string]struct {
-		cols []MappedColumn
+		cols          []MappedColumn
 		key           []string
 		rule          *Rule
 		part, partCol string
@@ -203,6 +203,27 @@ func TestMappedPartitionsByArrivalOrAKeyColumn(t *testing.T) {
 		at, _ := time.Parse(time.RFC3339, tt.at)
 		if got := (&Partition{Unit: tt.unit}).Start(at).Format(time.RFC3339); got != tt.want {
 			t.Errorf("%s of %s = %s, want %s", tt.unit, tt.at, got, tt.want)
+		}
+	}
+}
+
+func BenchmarkMappedDecode(b *testing.B) {
+	t := &testing.T{}
+	m, err := NewMapped("t", []MappedColumn{
+		col(t, "id", BigInt, "/id"), col(t, "event", Text, "/event"), col(t, "customer", Text, "/customer/id"),
+		col(t, "tier", Text, "/customer/tier"), col(t, "amount", Double, "/amount/value"), col(t, "items", Integer, "/items"),
+		col(t, "active", Boolean, "/active"), col(t, "updated_at", Timestamp, "/updated_at"), col(t, "pk", Text, "$partitionKey"),
+	}, MappedOptions{Unmapped: UnmappedIgnored})
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := mappedSource(`{"id":17,"event":"order_placed","order_id":"ord-1","customer":{"id":"cust-7","name":"A B","tier":"gold"},` +
+		`"amount":{"value":12.5,"currency":"EUR"},"items":3,"active":true,"updated_at":"2023-11-14T22:13:20.123Z","note":"` + strings.Repeat("x", 700) + `"}`)
+	b.SetBytes(int64(len(src.Data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Decode(src); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

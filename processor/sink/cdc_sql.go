@@ -173,7 +173,16 @@ func upsertRow(d dialect, table tableName, spec *cdc.Table, cols []cdcColumn) st
 	}
 	sets = append(sets, d.cdcSQL().guarded(colVersion))
 	return `INSERT INTO ` + table.sql() + d.cdcSQL().upsertAlias() + ` (` + strings.Join(names, ", ") + `) VALUES (` + strings.Join(params, ", ") + `) ` +
-		`ON CONFLICT (` + d.cdcSQL().conflictTarget(spec) + `) DO UPDATE SET ` + strings.Join(sets, ", ")
+		onConflict(d.cdcSQL().conflictTarget(spec), spec, sets)
+}
+
+// onConflict is what a change does to a stored row: a guarded update, or
+// nothing for an append-only table, whose rows never change.
+func onConflict(target string, spec *cdc.Table, sets []string) string {
+	if spec.AppendOnly {
+		return `ON CONFLICT (` + target + `) DO NOTHING`
+	}
+	return `ON CONFLICT (` + target + `) DO UPDATE SET ` + strings.Join(sets, ", ")
 }
 
 // keyList is the primary key of a Direct table: its key columns, and the

@@ -172,10 +172,13 @@ func (d postgres) upsertUnnest(table tableName, spec *cdc.Table, cols []cdcColum
 		aliases[i] = "c" + strconv.Itoa(i+1)
 	}
 	v := quoteIdent(colVersion)
+	guard := ` WHERE coalesce(t.` + v + `, '') COLLATE "C" < excluded.` + v + ` COLLATE "C"`
+	if spec.AppendOnly {
+		guard = ""
+	}
 	return `INSERT INTO ` + table.sql() + ` AS t (` + strings.Join(names, ", ") + `) ` +
 		`SELECT ` + strings.Join(exprs, ", ") + ` FROM unnest(` + strings.Join(arrays, ", ") + `) AS u(` + strings.Join(aliases, ", ") + `) ` +
-		`ON CONFLICT (` + d.conflictTarget(spec) + `) DO UPDATE SET ` + strings.Join(sets, ", ") + ` ` +
-		`WHERE coalesce(t.` + v + `, '') COLLATE "C" < excluded.` + v + ` COLLATE "C"`
+		onConflict(d.conflictTarget(spec), spec, sets) + guard
 }
 
 func (postgres) columnType(t cdc.Type) string {

@@ -34,6 +34,23 @@ type deployment struct {
 	db                   pgtest.DB
 	dir, props           string
 	table, progress, log string
+	settings             map[string]string
+}
+
+// set changes settings (key, value, key, value, ...) and writes the
+// properties file again.
+func (d *deployment) set(t *testing.T, kv ...string) {
+	t.Helper()
+	for i := 0; i+1 < len(kv); i += 2 {
+		d.settings[kv[i]] = kv[i+1]
+	}
+	var lines []string
+	for k, v := range d.settings {
+		lines = append(lines, k+" = "+v)
+	}
+	if err := os.WriteFile(d.props, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func newDeployment(t *testing.T, db pgtest.DB) *deployment {
@@ -45,19 +62,13 @@ func newDeployment(t *testing.T, db pgtest.DB) *deployment {
 	name := fmt.Sprintf("status_%d", time.Now().UnixNano())
 	d := &deployment{db: db, dir: t.TempDir(), table: schema + "." + name, progress: schema + "." + name + "_progress"}
 	d.log = filepath.Join(d.dir, "record_processor.log")
-	settings := map[string]string{
+	d.settings = map[string]string{
 		"sink.databaseUrl": db.URL, "sink.table": d.table, "sink.progressTable": d.progress, "sink.logFile": d.log,
 		// A progress row at every action, a checkpoint after every batch.
 		"sink.progressIntervalMillis": "0", "sink.checkpointIntervalMillis": "0",
 	}
-	var lines []string
-	for k, v := range settings {
-		lines = append(lines, k+" = "+v)
-	}
 	d.props = filepath.Join(d.dir, "app.properties")
-	if err := os.WriteFile(d.props, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	d.set(t)
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(d.log)

@@ -31,11 +31,11 @@ func showStatus(ctx context.Context, s config.Settings, inv invocation, stdout, 
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	clear := isTerminal(stdout)
+	redraw := isTerminal(stdout)
 	for {
 		// The whole screen at once, so that it does not flicker.
 		var screen bytes.Buffer
-		if clear {
+		if redraw {
 			screen.WriteString("\x1b[H\x1b[2J")
 		}
 		fmt.Fprintf(&screen, "every %s: kinesis-cratedb status (Ctrl-C to stop)\n\n", inv.interval)

@@ -183,6 +183,36 @@ func (w *Writer) setup(ctx context.Context, cfg Config, policy string) error {
 	if w.dialect == PostgreSQL {
 		w.method = methodCopy
 	}
+	if err := w.prepare(cfg, policy); err != nil {
+		return err
+	}
+	var err error
+	if cfg.CreateTables {
+		_, err = startup.do(ctx, "create tables", w.createTables)
+	} else {
+		_, err = startup.do(ctx, "check tables", w.checkTables)
+	}
+	if err != nil {
+		return fmt.Errorf("sink: %w", err)
+	}
+	w.rules = payloadRules(w.dialect, policy)
+	w.payloadCols = &shape.Columns{}
+	if w.cdc == nil {
+		if _, err := startup.do(ctx, "check payload_aux and payload_text", func(ctx context.Context) error {
+			return w.ensureAuxColumns(ctx, cfg.CreateTables)
+		}); err != nil {
+			return fmt.Errorf("sink: %w", err)
+		}
+		if _, err := startup.do(ctx, "read payload columns", w.reloadColumns); err != nil {
+			return fmt.Errorf("sink: %w", err)
+		}
+	}
+	return nil
+}
+
+// prepare resolves the table names of cfg for the detected dialect and
+// renders their SQL; it does no I/O.
+func (w *Writer) prepare(cfg Config, policy string) error {
 	var err error
 	if w.target, err = parseTableName(cfg.Table, w.dialect.defaultSchema()); err != nil {
 		return fmt.Errorf("sink: %w", err)
@@ -208,26 +238,6 @@ func (w *Writer) setup(ctx context.Context, cfg Config, policy string) error {
 			return fmt.Errorf("sink: %w", err)
 		}
 	}
-	if cfg.CreateTables {
-		_, err = startup.do(ctx, "create tables", w.createTables)
-	} else {
-		_, err = startup.do(ctx, "check tables", w.checkTables)
-	}
-	if err != nil {
-		return fmt.Errorf("sink: %w", err)
-	}
-	w.rules = payloadRules(w.dialect, policy)
-	w.payloadCols = &shape.Columns{}
-	if w.cdc == nil {
-		if _, err := startup.do(ctx, "check payload_aux and payload_text", func(ctx context.Context) error {
-			return w.ensureAuxColumns(ctx, cfg.CreateTables)
-		}); err != nil {
-			return fmt.Errorf("sink: %w", err)
-		}
-		if _, err := startup.do(ctx, "read payload columns", w.reloadColumns); err != nil {
-			return fmt.Errorf("sink: %w", err)
-		}
-	}
 	return nil
 }
 
@@ -249,16 +259,20 @@ func (w *Writer) detectDialect(ctx context.Context) error {
 func (w *Writer) createTables(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
 	defer cancel()
-	ddls := []string{w.sql.createTarget, w.sql.createDeadLetter, w.sql.createProgress}
-	if w.cdc != nil {
-		ddls = append(w.cdc.ddl(), w.sql.createDeadLetter, w.sql.createProgress)
-	}
-	for _, ddl := range ddls {
+	for _, ddl := range w.ddl() {
 		if err := w.execDDL(ctx, ddl); err != nil {
 			return fmt.Errorf("%s: %w", ddlHead(ddl), err)
 		}
 	}
 	return nil
+}
+
+// ddl lists the statements that create the writer's tables.
+func (w *Writer) ddl() []string {
+	if w.cdc != nil {
+		return append(w.cdc.ddl(), w.sql.createDeadLetter, w.sql.createProgress)
+	}
+	return []string{w.sql.createTarget, w.sql.createDeadLetter, w.sql.createProgress}
 }
 
 // execDDL runs one CREATE ... IF NOT EXISTS. The daemon starts one child per

@@ -41,6 +41,14 @@ func (d *DynamoDB) Item(item json.RawMessage, v Version) (Change, error) {
 	return c, nil
 }
 
+// Keys lists the configured key attributes (sink.dynamodb.keys), in
+// primary-key order.
+func (d *DynamoDB) Keys() []DynamoKey { return slices.Clone(d.keys) }
+
+// SourceTable is the DynamoDB table whose records the decoder applies
+// (sink.dynamodb.sourceTable); "" for any.
+func (d *DynamoDB) SourceTable() string { return d.source }
+
 // checkVersion refuses a version that no record could carry (Decode
 // builds versions with versionOf).
 func checkVersion(v Version) error {

@@ -58,6 +58,11 @@ type Settings struct {
 
 	// DaemonTimeout is the daemon's timeoutInSeconds (0: unset).
 	DaemonTimeout time.Duration
+	// Region and DynamoDBEndpoint are the daemon's regionName and
+	// dynamoDBEndpoint ("" when unset): the backfill reads the source table
+	// where the daemon keeps its leases.
+	Region           string
+	DynamoDBEndpoint string
 
 	// CDC decodes change events when Format is dynamodb-cdc or dms (see
 	// cdc.go); nil for the plain formats.
@@ -127,6 +132,8 @@ func FromProperties(props Properties, environ []string) (Settings, error) {
 		LogMaxSizeMB:        r.integer("sink.logMaxSizeMB", 100, 1, 1<<20),
 		LogMaxBackups:       r.integer("sink.logMaxBackups", 5, 0, 1000),
 		DaemonTimeout:       time.Duration(r.integer("timeoutInSeconds", 0, 0, 1<<30)) * time.Second,
+		Region:              r.str("regionName", ""),
+		DynamoDBEndpoint:    r.str("dynamoDBEndpoint", ""),
 	}
 	s.Warnings = r.warnings
 	s.CDC = r.changeDecoder(s.Format, s.Table)

@@ -7,6 +7,7 @@
 //
 //	kinesis-cratedb check  --properties FILE          check settings, connect, create tables
 //	kinesis-cratedb replay --properties FILE [--shard ID]   retry dead-lettered records
+//	kinesis-cratedb backfill --properties FILE --dynamodb-table NAME   load a DynamoDB table's items
 //
 // kinesis-cratedb -h lists them. Exit codes: 0 done, 1 runtime failure
 // (records are redelivered after the daemon restarts), 64 wrong command
@@ -90,6 +91,8 @@ func run(args []string) int {
 		return check(ctx, settings, log)
 	case "replay":
 		return replay(ctx, settings, dec, inv.shard, log)
+	case "backfill":
+		return runBackfill(ctx, settings, inv.backfill, log)
 	}
 	return serve(ctx, settings, dec, log)
 }
@@ -100,11 +103,13 @@ var commands = []struct{ name, args, what string }{
 	{"", "--properties FILE", "the daemon's child for one shard: set executableName to this"},
 	{"check", "--properties FILE", "check the settings, connect to the database, create the tables"},
 	{"replay", "--properties FILE [--shard ID]", "write the dead-lettered records again (after a fix)"},
+	{"backfill", "--properties FILE --dynamodb-table NAME", "load the items a DynamoDB table holds (sink.format = dynamodb-cdc)"},
 }
 
 // invocation is a parsed command line.
 type invocation struct {
 	command, properties, shard string
+	backfill                   backfillArgs
 }
 
 // parseArgs reads the command line. ok is false when the program should
@@ -118,6 +123,7 @@ func parseArgs(args []string, stderr io.Writer) (inv invocation, code int, ok bo
 	fs.SetOutput(stderr)
 	fs.StringVar(&inv.properties, "properties", "", "the daemon's properties file, which also holds the sink.* settings")
 	fs.StringVar(&inv.shard, "shard", "", "replay: only this shard's dead-lettered records")
+	inv.backfill.define(fs)
 	fs.Usage = func() { usage(fs) }
 	known := inv.command == "child"
 	for _, c := range commands[1:] {
@@ -143,6 +149,10 @@ func parseArgs(args []string, stderr io.Writer) (inv invocation, code int, ok bo
 		fmt.Fprintf(stderr, "kinesis-cratedb: --shard belongs to replay\n")
 		return inv, exitUsage, false
 	}
+	if msg := inv.backfill.check(fs, inv.command == "backfill"); msg != "" {
+		fmt.Fprintf(stderr, "kinesis-cratedb: %s\n", msg)
+		return inv, exitUsage, false
+	}
 	return inv, 0, true
 }
 
@@ -154,7 +164,7 @@ func usage(fs *flag.FlagSet) {
 		if name == "" {
 			name = "(none)"
 		}
-		fmt.Fprintf(w, "  %-7s %-32s %s\n", name, c.args, c.what)
+		fmt.Fprintf(w, "  %-8s %-40s %s\n", name, c.args, c.what)
 	}
 	fmt.Fprintf(w, "\nflags:\n")
 	fs.PrintDefaults()
@@ -209,7 +219,11 @@ func serve(ctx context.Context, s config.Settings, dec decode.Decoder, log zerol
 }
 
 func openSink(ctx context.Context, s config.Settings, log zerolog.Logger) (*sink.Writer, error) {
-	return sink.Open(ctx, s.DatabaseURL, sink.Config{
+	return sink.Open(ctx, s.DatabaseURL, sinkConfig(s, log))
+}
+
+func sinkConfig(s config.Settings, log zerolog.Logger) sink.Config {
+	return sink.Config{
 		Table:           s.Table,
 		DeadLetterTable: s.DeadLetterTable,
 		ProgressTable:   s.ProgressTable,
@@ -223,7 +237,7 @@ func openSink(ctx context.Context, s config.Settings, log zerolog.Logger) (*sink
 			MaxBackoff:     s.RetryMaxBackoff,
 			MaxWait:        s.RetryMaxWait,
 		},
-	})
+	}
 }
 
 // cdcTables are the target tables of a change format (none otherwise).

@@ -17,10 +17,17 @@ func TestParseArgs(t *testing.T) {
 		{"child", []string{"--properties", "p"}, invocation{command: "child", properties: "p"}, 0, true, ""},
 		{"check", []string{"check", "--properties", "p"}, invocation{command: "check", properties: "p"}, 0, true, ""},
 		{"replay one shard", []string{"replay", "--properties", "p", "--shard", "s"}, invocation{command: "replay", properties: "p", shard: "s"}, 0, true, ""},
-		{"help lists every command", []string{"-h"}, invocation{command: "child"}, 0, false, "replay  --properties FILE [--shard ID]"},
+		{"help lists every command", []string{"-h"}, invocation{command: "child"}, 0, false, "replay   --properties FILE [--shard ID]"},
 		{"unknown command", []string{"chek", "--properties", "p"}, invocation{command: "chek"}, exitUsage, false, `unknown command "chek"`},
 		{"stray argument", []string{"--properties", "p", "extra"}, invocation{command: "child", properties: "p"}, exitUsage, false, `unexpected argument "extra"`},
 		{"unknown flag", []string{"--propertis", "p"}, invocation{command: "child"}, exitUsage, false, "flag provided but not defined"},
+		{"backfill", []string{"backfill", "--properties", "p", "--dynamodb-table", "orders", "--segments", "8", "--page-size", "100", "--restart"},
+			invocation{command: "backfill", properties: "p", backfill: backfillArgs{table: "orders", segments: 8, pageSize: 100, restart: true}}, 0, true, ""},
+		{"backfill dry run", []string{"backfill", "--properties", "p", "--dynamodb-table", "orders", "--dry-run"},
+			invocation{command: "backfill", properties: "p", backfill: backfillArgs{table: "orders", dryRun: true}}, 0, true, ""},
+		{"backfill without a table", []string{"backfill", "--properties", "p"}, invocation{command: "backfill", properties: "p"}, exitUsage, false, "backfill needs --dynamodb-table"},
+		{"backfill flags elsewhere", []string{"check", "--properties", "p", "--restart", "--dynamodb-table", "t"},
+			invocation{command: "check", properties: "p", backfill: backfillArgs{table: "t", restart: true}}, exitUsage, false, "--dynamodb-table, --restart belong(s) to backfill"},
 		{"shard outside replay", []string{"check", "--properties", "p", "--shard", "s"}, invocation{command: "check", properties: "p", shard: "s"}, exitUsage, false, "--shard belongs to replay"},
 	}
 	for _, tt := range tests {

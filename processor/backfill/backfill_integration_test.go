@@ -35,7 +35,7 @@ type fixture struct {
 	seq    atomic.Int64               // Kinesis sequence numbers of the change records
 }
 
-func newFixture(t *testing.T, db pgtest.DB, columnTypes ...cdc.Column) *fixture {
+func newFixture(t testing.TB, db pgtest.DB, columnTypes ...cdc.Column) *fixture {
 	t.Helper()
 	f := &fixture{db: db, ddb: dynamotest.Client(t), model: map[string]dynamotest.Item{}}
 	name := fmt.Sprintf("bf_%d", time.Now().UnixNano()%1e12)
@@ -66,7 +66,7 @@ func newFixture(t *testing.T, db pgtest.DB, columnTypes ...cdc.Column) *fixture 
 	return f
 }
 
-func (f *fixture) exec(t *testing.T, sql string) {
+func (f *fixture) exec(t testing.TB, sql string) {
 	conn, err := pgx.Connect(context.Background(), f.db.URL)
 	if err != nil {
 		t.Fatal(err)

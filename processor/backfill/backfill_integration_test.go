@@ -283,6 +283,29 @@ func TestBackfillDeadLetters(t *testing.T) {
 		if shard != "backfill:"+f.source+"@"+sum.ScanID || stage != sink.StageDecode || !strings.Contains(msg, "declared type DOUBLE") {
 			t.Fatalf("dead letter %s %s %d %s %q", shard, seq, sub, stage, msg)
 		}
+		// After the fix (price no longer declared DOUBLE), replay applies it
+		// like a dead-lettered change, at the item's own version.
+		keys, _ := cdc.ParseDynamoKeys("id:S,rev:N")
+		fixed, err := cdc.NewDynamoDB(f.target, keys, nil, cdc.Base64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := f.w.ReplayChanges(ctx, sink.ReplayFilter{ShardID: shard}, func(dl sink.DeadLetter) (cdc.Event, error) {
+			ev, err := fixed.Decode(cdc.Record{ShardID: dl.ShardID, SequenceNumber: dl.SequenceNumber, SubSequenceNumber: dl.SubSequenceNumber, Data: dl.Raw})
+			if ev.Change != nil {
+				ev.Change.Table = f.dec.Tables()[0] // the writer's table spec
+				if ev.Change.Version.Micros != sum.VersionMicros {
+					t.Errorf("replayed version %+v, scan's %d", ev.Change.Version, sum.VersionMicros)
+				}
+			}
+			return ev, err
+		})
+		if err != nil || res.Replayed != 1 {
+			t.Fatalf("replay: %+v %v", res, err)
+		}
+		f.model["ok/1"] = dynamotest.Item{Want: json.RawMessage(`{"pk":{"id":"ok","rev":1},"data":{"price":9.5},"aux":{}}`)}
+		f.model["bad/1"] = dynamotest.Item{Want: json.RawMessage(`{"pk":{"id":"bad","rev":1},"data":{"price":"cheap"},"aux":{}}`)}
+		f.check(t)
 	})
 }
 

@@ -98,6 +98,9 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 		return Summary{}, err
 	}
 	sum := Summary{Resumed: len(segs) > 0 && !j.Restart}
+	if sum.Resumed && segs[0].Segments <= 0 {
+		return Summary{}, fmt.Errorf("backfill %s: scan %s in the progress table has no segment count; run with --restart", j.Table, segs[0].ScanID)
+	}
 	if sum.Resumed {
 		segs = fillSegments(segs)
 	} else {

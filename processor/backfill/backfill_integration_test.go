@@ -31,13 +31,13 @@ type fixture struct {
 	target string // schema.table
 	dec    *cdc.DynamoDB
 	w      *sink.Writer
-	model  map[string]dynamotest.Item // what the source table holds
-	seq    atomic.Int64               // Kinesis sequence numbers of the change records
+	model  dynamotest.Model // what the source table holds
+	seq    atomic.Int64     // Kinesis sequence numbers of the change records
 }
 
 func newFixture(t testing.TB, db pgtest.DB, columnTypes ...cdc.Column) *fixture {
 	t.Helper()
-	f := &fixture{db: db, ddb: dynamotest.Client(t), model: map[string]dynamotest.Item{}}
+	f := &fixture{db: db, ddb: dynamotest.Client(t), model: dynamotest.Model{}}
 	name := fmt.Sprintf("bf_%d", time.Now().UnixNano()%1e12)
 	f.source = name
 	f.target = "public." + name
@@ -82,38 +82,10 @@ func (f *fixture) job() *backfill.Job {
 		Out: testOut{}, Every: time.Hour}
 }
 
-// load fills the source table with n generated items.
-func (f *fixture) load(t *testing.T, r *rand.Rand, n int) {
-	var items []json.RawMessage
-	for i := range n {
-		it := dynamotest.GenItem(r, fmt.Sprintf("item-%05d", i), int64(i%3))
-		f.model[it.ID+"/"+fmt.Sprint(it.Rev)] = it
-		items = append(items, it.Attrs)
-	}
-	dynamotest.PutItems(t, f.ddb, f.source, items)
-}
-
 // change makes one change in the source table, as a user would, and
 // returns the record the Kinesis destination publishes for it.
 func (f *fixture) change(t *testing.T, r *rand.Rand, id string, rev int64) cdc.Record {
-	key := fmt.Sprintf("%s/%d", id, rev)
-	old, exists := f.model[key]
-	var data []byte
-	switch {
-	case exists && r.IntN(3) == 0:
-		dynamotest.DeleteItem(t, f.ddb, f.source, old.Key())
-		delete(f.model, key)
-		data = dynamotest.ChangeRecord(f.source, "REMOVE", old.Key(), nil, time.Now())
-	default:
-		it := dynamotest.GenItem(r, id, rev)
-		dynamotest.PutItem(t, f.ddb, f.source, it.Attrs)
-		f.model[key] = it
-		event := "MODIFY"
-		if !exists {
-			event = "INSERT"
-		}
-		data = dynamotest.ChangeRecord(f.source, event, it.Key(), it.Attrs, time.Now())
-	}
+	data := f.model.Change(t, f.ddb, f.source, r, id, rev)
 	return cdc.Record{ShardID: "shardId-000000000000", SequenceNumber: fmt.Sprintf("4965%052d", f.seq.Add(1)), Data: data}
 }
 
@@ -145,11 +117,7 @@ func (f *fixture) check(t *testing.T) {
 	}
 	defer conn.Close(ctx)
 	f.db.Refresh(t, conn, f.target, f.target+"_deadletter")
-	var want []json.RawMessage
-	for _, it := range f.model {
-		want = append(want, it.Want)
-	}
-	exp, err := pgtest.CanonicalJSON(ctx, conn, f.db, want)
+	exp, err := pgtest.CanonicalJSON(ctx, conn, f.db, f.model.Want())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +158,7 @@ func TestBackfillWithStream(t *testing.T) {
 		f := newFixture(t, db)
 		r := rand.New(rand.NewPCG(14, 1))
 		const n = 1500
-		f.load(t, r, n)
+		f.model.Load(t, f.ddb, f.source, r, n)
 
 		var mu sync.Mutex
 		var late []cdc.Record // applied after the backfill: the stream lagging behind

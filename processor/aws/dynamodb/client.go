@@ -215,7 +215,7 @@ func (c *Client) once(ctx context.Context, timeout time.Duration, op string, bod
 		return date, &transientError{fmt.Errorf("dynamodb %s: the answer's CRC32 does not match x-amz-crc32", op)}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return date, apiError(op, resp, data)
+		return date, apiError(op, resp, data, cred)
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -225,14 +225,14 @@ func (c *Client) once(ctx context.Context, timeout time.Duration, op string, bod
 	return date, nil
 }
 
-func apiError(op string, resp *http.Response, data []byte) *Error {
+func apiError(op string, resp *http.Response, data []byte, cred creds.Credentials) *Error {
 	var body struct {
 		Type     string `json:"__type"`
 		Message  string `json:"message"`
 		Message2 string `json:"Message"`
 	}
 	_ = json.Unmarshal(data, &body) // a proxy's HTML page is still an error, with its status
-	e := &Error{Op: op, Status: resp.StatusCode, Message: body.Message + body.Message2,
+	e := &Error{Op: op, Status: resp.StatusCode, Message: safeMessage(body.Message+body.Message2, cred),
 		RequestID: resp.Header.Get("X-Amzn-Requestid")}
 	// "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"
 	e.Type = body.Type[strings.LastIndexByte(body.Type, '#')+1:]
@@ -240,4 +240,18 @@ func apiError(op string, resp *http.Response, data []byte) *Error {
 		e.Type = http.StatusText(resp.StatusCode)
 	}
 	return e
+}
+
+// safeMessage keeps the first line of an error message: a refused
+// signature's message goes on with the canonical request DynamoDB
+// expected, which holds the session token. Any credential left in it is
+// blanked too.
+func safeMessage(msg string, cred creds.Credentials) string {
+	msg, _, _ = strings.Cut(msg, "\n")
+	for _, secret := range []string{cred.SessionToken, cred.SecretAccessKey} {
+		if secret != "" {
+			msg = strings.ReplaceAll(msg, secret, "[redacted]")
+		}
+	}
+	return strings.TrimSpace(msg)
 }

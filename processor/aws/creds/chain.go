@@ -1,6 +1,7 @@
 package creds
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -91,7 +92,8 @@ func (c *Chain) resolve() (source, error) {
 		getenv = os.Getenv
 	}
 	env := func(key string) string { return strings.TrimSpace(getenv(key)) }
-	id, secret := env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")
+	// AWS_ACCESS_KEY and AWS_SECRET_KEY are the SDKs' older names, still read.
+	id, secret := cmp.Or(env("AWS_ACCESS_KEY_ID"), env("AWS_ACCESS_KEY")), cmp.Or(env("AWS_SECRET_ACCESS_KEY"), env("AWS_SECRET_KEY"))
 	switch {
 	case id != "" && secret != "":
 		return static{AccessKeyID: id, SecretAccessKey: secret, SessionToken: env("AWS_SESSION_TOKEN"), Source: "environment"}, nil

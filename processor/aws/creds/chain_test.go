@@ -138,6 +138,7 @@ region = us-east-2
 		wantErr string
 	}{
 		{"environment wins over the files", with(map[string]string{"AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": secret, "AWS_PROFILE": "other"}), "AKIDENV", ""},
+		{"the older environment names", with(map[string]string{"AWS_ACCESS_KEY": "AKIDOLD", "AWS_SECRET_KEY": secret}), "AKIDOLD", ""},
 		{"half an environment pair", with(map[string]string{"AWS_ACCESS_KEY_ID": "AKIDENV"}), "", "must both be set"},
 		{"web identity is refused, not skipped", with(map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": "/t"}), "", "web identity is not supported"},
 		{"default profile", files, "AKIDFILE", ""},

@@ -19,6 +19,7 @@ import (
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/backfill"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/sink"
 	"github.com/rs/zerolog"
 )
@@ -30,7 +31,7 @@ type fixture struct {
 	source string // DynamoDB table
 	target string // schema.table
 	dec    *cdc.DynamoDB
-	w      *sink.Writer
+	w      *sink.ChangeWriter
 	model  dynamotest.Model // what the source table holds
 	seq    atomic.Int64     // Kinesis sequence numbers of the change records
 }
@@ -52,8 +53,8 @@ func newFixture(t testing.TB, db pgtest.DB, columnTypes ...cdc.Column) *fixture 
 	if f.dec, err = cdc.NewDynamoDB(f.target, keys, columnTypes, cdc.Base64); err != nil {
 		t.Fatal(err)
 	}
-	f.w, err = sink.Open(context.Background(), db.URL, sink.Config{Table: f.target, CDCTables: f.dec.Tables(), CreateTables: true,
-		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+	f.w, err = sink.OpenChanges(context.Background(), db.URL, sink.Config{Table: f.target, CreateTables: true,
+		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}, f.dec.Tables())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,13 +85,13 @@ func (f *fixture) job() *backfill.Job {
 
 // change makes one change in the source table, as a user would, and
 // returns the record the Kinesis destination publishes for it.
-func (f *fixture) change(t *testing.T, r *rand.Rand, id string, rev int64) cdc.Record {
+func (f *fixture) change(t *testing.T, r *rand.Rand, id string, rev int64) record.Source {
 	data := f.model.Change(t, f.ddb, f.source, r, id, rev)
-	return cdc.Record{ShardID: "shardId-000000000000", SequenceNumber: fmt.Sprintf("4965%052d", f.seq.Add(1)), Data: data}
+	return record.Source{ShardID: "shardId-000000000000", SequenceNumber: fmt.Sprintf("4965%052d", f.seq.Add(1)), Data: data}
 }
 
 // apply consumes change records as the child would.
-func (f *fixture) apply(t *testing.T, recs []cdc.Record) {
+func (f *fixture) apply(t *testing.T, recs []record.Source) {
 	t.Helper()
 	var changes []cdc.Change
 	for _, rec := range recs {
@@ -161,13 +162,13 @@ func TestBackfillWithStream(t *testing.T) {
 		f.model.Load(t, f.ddb, f.source, r, n)
 
 		var mu sync.Mutex
-		var late []cdc.Record // applied after the backfill: the stream lagging behind
+		var late []record.Source // applied after the backfill: the stream lagging behind
 		var once sync.Once
 		scanner := &hookScanner{Scanner: f.ddb, hook: func() {
 			once.Do(func() {
 				mu.Lock()
 				defer mu.Unlock()
-				var early []cdc.Record
+				var early []record.Source
 				for i := range 300 { // existing items and new ones, some changed twice
 					id := fmt.Sprintf("item-%05d", r.IntN(n+100))
 					rec := f.change(t, r, id, int64(i%3))
@@ -259,7 +260,7 @@ func TestBackfillDeadLetters(t *testing.T) {
 			t.Fatal(err)
 		}
 		res, err := f.w.ReplayChanges(ctx, sink.ReplayFilter{ShardID: shard}, func(dl sink.DeadLetter) (cdc.Event, error) {
-			ev, err := fixed.Decode(cdc.Record{ShardID: dl.ShardID, SequenceNumber: dl.SequenceNumber, SubSequenceNumber: dl.SubSequenceNumber, Data: dl.Raw})
+			ev, err := fixed.Decode(dl.Source)
 			if ev.Change != nil {
 				ev.Change.Table = f.dec.Tables()[0] // the writer's table spec
 				if ev.Change.Version.Micros != sum.VersionMicros {

@@ -66,8 +66,7 @@ func (j *Job) decode(items []json.RawMessage, seg *sink.BackfillSegment) ([]cdc.
 		c, err := j.Decoder.Item(item, itemVersion(seg.VersionMicros, seg.Segment, first+int64(i)))
 		c.Source.ShardID = shard
 		if err != nil {
-			dead = append(dead, sink.DeadLetter{ShardID: shard, SequenceNumber: c.Source.SequenceNumber,
-				SubSequenceNumber: c.Source.SubSequenceNumber, Raw: c.Source.Data, Stage: sink.StageDecode, Err: err.Error()})
+			dead = append(dead, sink.DeadLetter{Source: c.Source, Stage: sink.StageDecode, Err: err.Error()})
 			continue
 		}
 		changes = append(changes, c)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 )
 
 // benchEvent is a DynamoDB MODIFY record of about size bytes: a typical
@@ -30,9 +32,9 @@ func BenchmarkDynamoDBDecode(b *testing.B) {
 		b.Fatal(err)
 	}
 	const n = 10000
-	recs := make([]Record, n)
+	recs := make([]record.Source, n)
 	for i := range recs {
-		recs[i] = Record{ShardID: "shardId-000000000000", SequenceNumber: fmt.Sprintf("4959%046d", i), Data: benchEvent(i, 750)}
+		recs[i] = record.Source{ShardID: "shardId-000000000000", SequenceNumber: fmt.Sprintf("4959%046d", i), Data: benchEvent(i, 750)}
 	}
 	b.SetBytes(int64(len(recs[0].Data)))
 	b.ResetTimer()

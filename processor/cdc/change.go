@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 )
 
 // Type is the SQL type of a configured column.
@@ -144,17 +146,6 @@ func (o Op) String() string {
 	return "op(" + strconv.Itoa(int(o)) + ")"
 }
 
-// Record is one Kinesis record and where it came from; its coordinates make
-// dead letters traceable and its sequence number breaks version ties.
-type Record struct {
-	ShardID           string
-	SequenceNumber    string
-	SubSequenceNumber int64
-	PartitionKey      string
-	ArrivedAt         time.Time
-	Data              []byte
-}
-
 // Change is the new state of one row.
 type Change struct {
 	Table *Table
@@ -171,7 +162,7 @@ type Change struct {
 	Version Version
 	// EventTime is when the source made the change (informational).
 	EventTime time.Time
-	Source    Record
+	Source    record.Source
 }
 
 // KeyObject returns the primary key as a JSON object in column order, the
@@ -211,7 +202,7 @@ func (k ControlKind) String() string {
 type Control struct {
 	Kind   ControlKind
 	Table  *Table
-	Source Record
+	Source record.Source
 }
 
 // Event is one decoded record: a Change, a Control, or neither when the
@@ -225,7 +216,7 @@ type Event struct {
 // Decoder turns one Kinesis record into an Event. An error means the record
 // is malformed or does not fit the configuration; the caller dead-letters it.
 type Decoder interface {
-	Decode(rec Record) (Event, error)
+	Decode(rec record.Source) (Event, error)
 	// Tables lists every target table the decoder can produce changes for.
 	Tables() []*Table
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 )
 
 // ControlMode says what happens to DMS control records.
@@ -181,7 +183,7 @@ type dmsRecord struct {
 // publishes a key's changes in order into one shard (partition key
 // primary-key or schema-table), while its metadata timestamp does not order
 // full-load rows against changes cached during the load.
-func (d *DMS) Decode(rec Record) (Event, error) {
+func (d *DMS) Decode(rec record.Source) (Event, error) {
 	var r dmsRecord
 	if err := json.Unmarshal(rec.Data, &r); err != nil {
 		return Event{}, fmt.Errorf("not a DMS record: %w", err)
@@ -232,7 +234,7 @@ func (d *DMS) Decode(rec Record) (Event, error) {
 	return Event{Change: c}, nil
 }
 
-func (d *DMS) controlEvent(op, src string, table *Table, rec Record) Event {
+func (d *DMS) controlEvent(op, src string, table *Table, rec record.Source) Event {
 	var kind ControlKind
 	switch op {
 	case "create-table":

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 )
 
 func testDynamo(t testing.TB, binary Binary, columns ...Column) *DynamoDB {
@@ -33,8 +35,8 @@ func ddbEvent(name, keys, newImage string, micros int64) []byte {
 		`"Keys":%s%s,"SizeBytes":99}}`, micros, name, micros, keys, img)
 }
 
-func rec(data []byte, seq string) Record {
-	return Record{ShardID: "shardId-000000000000", SequenceNumber: seq, PartitionKey: "p", Data: data}
+func rec(data []byte, seq string) record.Source {
+	return record.Source{ShardID: "shardId-000000000000", SequenceNumber: seq, PartitionKey: "p", Data: data}
 }
 
 const keyFoo = `{"device":{"S":"foo"},"ts":{"N":"1720740233"}}`

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 )
 
 // Item turns one DynamoDB item, as Scan returns it (attribute-value JSON,
@@ -23,7 +25,7 @@ import (
 // Change still carries Source, for the dead-letter table.
 func (d *DynamoDB) Item(item json.RawMessage, v Version) (Change, error) {
 	keys := d.keysOf(item)
-	rec := Record{SequenceNumber: v.Seq, SubSequenceNumber: v.Sub, Data: d.itemRecord(keys, item, v.Micros)}
+	rec := record.Source{SequenceNumber: v.Seq, SubSequenceNumber: v.Sub, Data: d.itemRecord(keys, item, v.Micros)}
 	if rec.SequenceNumber == "" {
 		rec.SequenceNumber = "0" // Decode reads "0" back as the empty Seq
 	}

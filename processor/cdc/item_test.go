@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 )
 
 // TestItemDecodesLikeTheStream: for every NewImage of the golden stream,
@@ -46,7 +48,7 @@ func TestItemDecodesLikeTheStream(t *testing.T) {
 			if json.Unmarshal(line, &r) != nil || r.EventName == "REMOVE" || len(r.Dynamodb.NewImage) == 0 {
 				continue
 			}
-			ev, err := d.Decode(Record{ShardID: "s", SequenceNumber: "49", SubSequenceNumber: 3, Data: line})
+			ev, err := d.Decode(record.Source{ShardID: "s", SequenceNumber: "49", SubSequenceNumber: 3, Data: line})
 			if err != nil || ev.Change == nil {
 				continue // the corpus's malformed records: Item refuses them too (below)
 			}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 )
 
 // Version orders the changes of one row: first by the source's change time
@@ -67,7 +69,7 @@ func pad(b *strings.Builder, s string, width int) {
 
 // versionOf builds the version of a record; micros is the source's change
 // time (0 when the stream order alone decides).
-func versionOf(micros int64, rec Record) (Version, error) {
+func versionOf(micros int64, rec record.Source) (Version, error) {
 	seq := strings.TrimLeft(rec.SequenceNumber, "0")
 	if rec.SequenceNumber == "" || len(seq) > 999 || strings.TrimLeft(seq, "0123456789") != "" {
 		return Version{}, fmt.Errorf("record has no usable sequence number %q", rec.SequenceNumber)

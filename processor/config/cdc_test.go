@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 )
 
 func TestCDCSettings(t *testing.T) {
@@ -21,7 +22,7 @@ func TestCDCSettings(t *testing.T) {
 		len(tables[0].Key) != 2 || tables[0].Key[1] != (cdc.Column{Name: "ts", Type: cdc.BigInt}) || len(tables[0].Columns) != 1 {
 		t.Fatalf("dynamodb settings: %+v %+v", s, tables)
 	}
-	ev, err := s.CDC.Decode(cdc.Record{SequenceNumber: "1", Data: []byte(`{"eventSource":"aws:dynamodb","eventName":"INSERT","tableName":"other"}`)})
+	ev, err := s.CDC.Decode(record.Source{SequenceNumber: "1", Data: []byte(`{"eventSource":"aws:dynamodb","eventName":"INSERT","tableName":"other"}`)})
 	if err != nil || ev.Skipped == "" {
 		t.Fatalf("sourceTable not applied: %+v %v", ev, err)
 	}

@@ -19,6 +19,7 @@ import (
 	"unicode"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/decode"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/kcl"
 	"github.com/rs/zerolog"
 )
@@ -64,9 +65,12 @@ type Settings struct {
 	Region           string
 	DynamoDBEndpoint string
 
-	// CDC decodes change events when Format is dynamodb-cdc or dms (see
-	// cdc.go); nil for the plain formats.
-	CDC cdc.Decoder
+	// Decoder decodes the payload of a plain format (json, raw); nil for
+	// the change formats. CDC decodes change events when Format is
+	// dynamodb-cdc or dms (see cdc.go); nil for the plain formats. Exactly
+	// one of them is set.
+	Decoder decode.Decoder
+	CDC     cdc.Decoder
 }
 
 // Modes and formats.
@@ -137,6 +141,9 @@ func FromProperties(props Properties, environ []string) (Settings, error) {
 	}
 	s.Warnings = r.warnings
 	s.CDC = r.changeDecoder(s.Format, s.Table)
+	if s.CDC == nil {
+		s.Decoder = r.plainDecoder(s.Format)
+	}
 	if r.err != nil {
 		return Settings{}, r.err
 	}
@@ -144,6 +151,15 @@ func FromProperties(props Properties, environ []string) (Settings, error) {
 		return Settings{}, err
 	}
 	return s, nil
+}
+
+// plainDecoder is the decoder of a plain format.
+func (r *reader) plainDecoder(format string) decode.Decoder {
+	dec, err := decode.New(format)
+	if err != nil {
+		r.fail("sink.format", format, err.Error())
+	}
+	return dec
 }
 
 func (s *Settings) check() error {

@@ -51,9 +51,15 @@ func kclRecords(recs []daemonsim.Record) []kcl.Record {
 	return out
 }
 
+// rowSink is Discard or a *sink.Writer.
+type rowSink interface {
+	ingest.RowSink
+	ingest.ProgressSink
+}
+
 // newProcessor never checkpoints or reports progress during the benchmark.
-func newProcessor(dst ingest.Sink) *ingest.Processor {
-	return &ingest.Processor{Sink: dst, Decoder: decode.JSON{}, Log: zerolog.Nop(),
+func newProcessor(dst rowSink) *ingest.Processor {
+	return &ingest.Processor{Store: &ingest.Rows{Decoder: decode.JSON{}, Sink: dst}, Progress: dst, Log: zerolog.Nop(),
 		CheckpointInterval: time.Hour, ProgressInterval: time.Hour}
 }
 
@@ -64,7 +70,7 @@ func newProcessor(dst ingest.Sink) *ingest.Processor {
 func BenchmarkBatch(b *testing.B) {
 	recs := kclRecords(benchRecords(b))
 	ctx := context.Background()
-	run := func(b *testing.B, dst ingest.Sink) {
+	run := func(b *testing.B, dst rowSink) {
 		p := newProcessor(dst)
 		b.SetBytes(int64(len(recs) * benchSize))
 		b.ReportAllocs()

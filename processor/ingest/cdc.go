@@ -4,76 +4,93 @@ import (
 	"context"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/kcl"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/sink"
+	"github.com/rs/zerolog"
 )
 
-// ChangeSink applies change events durably; *sink.Writer opened with CDC
-// tables is the real one, Discard the dry-run one.
+// ChangeSink applies change events durably; *sink.ChangeWriter is the real
+// one, Discard the dry-run one.
 type ChangeSink interface {
+	DeadLetterSink
 	Apply(ctx context.Context, changes []cdc.Change) (sink.Result, error)
 	ApplyControl(ctx context.Context, ctl cdc.Control) error
+	ReplayChanges(ctx context.Context, filter sink.ReplayFilter, decode func(sink.DeadLetter) (cdc.Event, error)) (sink.ReplayResult, error)
 }
 
-// storeChanges is store for change events: decode every record, dead-letter
-// the undecodable ones, then apply the changes compacted to the newest per
-// row. A control record (DMS create/drop table) splits the batch: changes
-// before it are applied first, then the control, then the rest. It returns
-// how many records went to the dead-letter table.
-func (p *Processor) storeChanges(ctx context.Context, records []kcl.Record) (int, error) {
-	var undecodable []sink.DeadLetter
-	type step struct {
-		changes []cdc.Change
-		control *cdc.Control
-	}
+// Changes stores records as change events (sink.format dynamodb-cdc or
+// dms): decoded by Decoder, compacted to the newest change per row, and
+// applied by Sink.
+type Changes struct {
+	Decoder cdc.Decoder
+	Sink    ChangeSink
+}
+
+// step is a run of changes up to a table control record, which splits a
+// batch: changes before it are applied first, then the control, then the
+// rest.
+type step struct {
+	changes []cdc.Change
+	control *cdc.Control
+}
+
+// Store implements Store.
+func (s *Changes) Store(ctx context.Context, batch []record.Source) (int, error) {
+	var bad []sink.DeadLetter
 	steps := []step{{}}
-	for _, r := range records {
-		rec := cdc.Record{ShardID: p.shard, SequenceNumber: r.SequenceNumber, SubSequenceNumber: r.SubSequenceNumber,
-			PartitionKey: r.PartitionKey, ArrivedAt: r.ApproximateArrivalTimestamp, Data: r.Data}
-		ev, err := p.Changes.Decode(rec)
+	for _, src := range batch {
+		ev, err := s.Decoder.Decode(src)
+		last := &steps[len(steps)-1]
 		switch {
 		case err != nil:
-			undecodable = append(undecodable, sink.DeadLetter{
-				ShardID: p.shard, SequenceNumber: r.SequenceNumber, SubSequenceNumber: r.SubSequenceNumber,
-				PartitionKey: r.PartitionKey, ArrivedAt: r.ApproximateArrivalTimestamp, Raw: r.Data,
-				Stage: sink.StageDecode, Err: err.Error(),
-			})
+			bad = append(bad, undecodable(src, err))
 		case ev.Change != nil:
-			steps[len(steps)-1].changes = append(steps[len(steps)-1].changes, *ev.Change)
+			last.changes = append(last.changes, *ev.Change)
 		case ev.Control != nil:
-			steps[len(steps)-1].control = ev.Control
+			last.control = ev.Control
 			steps = append(steps, step{})
 		default:
-			p.Log.Info().Str("sequence", r.SequenceNumber).Str("reason", ev.Skipped).Msg("change record skipped")
+			zerolog.Ctx(ctx).Info().Stringer("record", src.Key()).Str("reason", ev.Skipped).Msg("change record skipped")
 		}
 	}
-	if len(undecodable) > 0 {
-		if err := p.Sink.WriteDeadLetters(ctx, undecodable); err != nil {
+	if err := keepUndecodable(ctx, s.Sink, bad, "change records"); err != nil {
+		return 0, err
+	}
+	dead := len(bad)
+	for _, st := range steps {
+		n, err := s.apply(ctx, st)
+		if err != nil {
 			return 0, err
 		}
-		p.Log.Warn().Int("records", len(undecodable)).Str("first_error", undecodable[0].Err).
-			Str("first_sequence", undecodable[0].SequenceNumber).Msg("undecodable change records sent to the dead-letter table")
+		dead += n
 	}
-	dead := len(undecodable)
-	for _, s := range steps {
-		if len(s.changes) > 0 {
-			compacted := cdc.Compact(s.changes)
-			res, err := p.ChangeSink.Apply(ctx, compacted)
-			if err != nil {
-				return 0, err
-			}
-			dead += len(res.DeadLettered)
-			if n := len(res.DeadLettered); n > 0 {
-				p.Log.Warn().Int("records", n).Str("first_error", res.DeadLettered[0].Err).
-					Str("first_sequence", res.DeadLettered[0].SequenceNumber).Msg("changes refused by the database sent to the dead-letter table")
-			}
-			p.Log.Debug().Int("changes", len(s.changes)).Int("rows", len(compacted)).Msg("changes applied")
+	return dead, nil
+}
+
+// apply applies one step; it returns how many changes were dead-lettered.
+func (s *Changes) apply(ctx context.Context, st step) (int, error) {
+	dead := 0
+	if len(st.changes) > 0 {
+		compacted := cdc.Compact(st.changes)
+		res, err := s.Sink.Apply(ctx, compacted)
+		if err != nil {
+			return 0, err
 		}
-		if s.control != nil {
-			if err := p.ChangeSink.ApplyControl(ctx, *s.control); err != nil {
-				return 0, err
-			}
+		dead = len(res.DeadLettered)
+		logDeadLettered(ctx, res.DeadLettered, "changes refused by the database sent to the dead-letter table")
+		zerolog.Ctx(ctx).Debug().Int("changes", len(st.changes)).Int("rows", len(compacted)).Msg("changes applied")
+	}
+	if st.control != nil {
+		if err := s.Sink.ApplyControl(ctx, *st.control); err != nil {
+			return 0, err
 		}
 	}
 	return dead, nil
+}
+
+// Replay implements Store.
+func (s *Changes) Replay(ctx context.Context, filter sink.ReplayFilter) (sink.ReplayResult, error) {
+	return s.Sink.ReplayChanges(ctx, filter, func(dl sink.DeadLetter) (cdc.Event, error) {
+		return s.Decoder.Decode(dl.Source)
+	})
 }

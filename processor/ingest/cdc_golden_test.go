@@ -107,7 +107,7 @@ type goldenRun struct {
 	t    *testing.T
 	db   pgtest.DB
 	p    *Processor
-	w    *sink.Writer
+	w    *sink.ChangeWriter
 	conn *pgx.Conn
 	base string
 	dec  cdc.Decoder
@@ -123,11 +123,11 @@ func newGoldenRunChunk(t *testing.T, db pgtest.DB, base string, dec cdc.Decoder,
 	t.Helper()
 	url := db.URL
 	ctx := context.Background()
-	w, err := sink.Open(ctx, url, sink.Config{
-		Table: "public." + base, CreateTables: true, CDCTables: dec.Tables(), ChunkSize: chunk,
+	w, err := sink.OpenChanges(ctx, url, sink.Config{
+		Table: "public." + base, CreateTables: true, ChunkSize: chunk,
 		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 		Retry:  sink.RetryPolicy{InitialBackoff: 10 * time.Millisecond, MaxWait: 20 * time.Second},
-	})
+	}, dec.Tables())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func newGoldenRunChunk(t *testing.T, db pgtest.DB, base string, dec cdc.Decoder,
 		conn.Close(ctx)
 		w.Close()
 	})
-	p := &Processor{Sink: w, Changes: dec, ChangeSink: w, Log: zerolog.Nop(), CheckpointInterval: time.Hour, ProgressInterval: time.Hour}
+	p := &Processor{Store: &Changes{Decoder: dec, Sink: w}, Progress: w, Log: zerolog.Nop(), CheckpointInterval: time.Hour, ProgressInterval: time.Hour}
 	if err := p.Initialize(ctx, kcl.InitializeInput{ShardID: "shardId-golden"}); err != nil {
 		t.Fatal(err)
 	}

@@ -9,30 +9,17 @@ import (
 	"errors"
 	"time"
 
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/decode"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/kcl"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/sink"
 	"github.com/rs/zerolog"
 )
 
-// Sink stores rows durably; *sink.Writer is the real one, Discard the
-// dry-run one.
-type Sink interface {
-	Write(ctx context.Context, rows []sink.Row) (sink.Result, error)
-	WriteDeadLetters(ctx context.Context, dls []sink.DeadLetter) error
-	UpdateProgress(ctx context.Context, p sink.Progress) error
-}
-
 // Processor implements kcl.RecordProcessor for one shard.
 type Processor struct {
-	Sink    Sink
-	Decoder decode.Decoder
-	// Changes, when set, decodes records as change events (sink.format
-	// dynamodb-cdc or dms) that ChangeSink applies; Decoder is then unused.
-	Changes    cdc.Decoder
-	ChangeSink ChangeSink
-	Log        zerolog.Logger
+	Store    Store        // Rows or Changes
+	Progress ProgressSink // the progress table
+	Log      zerolog.Logger
 	// CheckpointInterval spaces checkpoints (each is a DynamoDB write);
 	// 0 checkpoints after every batch. Shutdown and shard end always
 	// checkpoint.
@@ -56,8 +43,8 @@ type Processor struct {
 	// stored before it abandons it; default 5s (or BatchTimeout if lower).
 	LeaseLostWait time.Duration
 
-	pending *inflight  // batch being stored in the background
-	rows    []sink.Row // reused by every batch: one is stored at a time
+	pending *inflight       // batch being stored in the background
+	sources []record.Source // reused by every batch: one is stored at a time
 	bg      context.Context
 	stopBG  context.CancelFunc
 
@@ -227,49 +214,12 @@ const closeWait = 5 * time.Second
 // defaultLeaseLostWait is LeaseLostWait's default.
 const defaultLeaseLostWait = 5 * time.Second
 
-// store decodes and writes one batch; it returns how many records went to
+// store hands one batch to the Store; it returns how many records went to
 // the dead-letter table.
 func (p *Processor) store(ctx context.Context, records []kcl.Record) (int, error) {
-	if p.Changes != nil {
-		return p.storeChanges(ctx, records)
-	}
-	rows := p.rows[:0]
-	defer func() { p.rows = rows[:0] }()
-	var undecodable []sink.DeadLetter
-	for _, r := range records {
-		payload, err := p.Decoder.Decode(r.Data)
-		if err != nil {
-			undecodable = append(undecodable, sink.DeadLetter{
-				ShardID: p.shard, SequenceNumber: r.SequenceNumber, SubSequenceNumber: r.SubSequenceNumber,
-				PartitionKey: r.PartitionKey, ArrivedAt: r.ApproximateArrivalTimestamp, Raw: r.Data,
-				Stage: sink.StageDecode, Err: err.Error(),
-			})
-			continue
-		}
-		rows = append(rows, sink.Row{
-			ShardID: p.shard, SequenceNumber: r.SequenceNumber, SubSequenceNumber: r.SubSequenceNumber,
-			PartitionKey: r.PartitionKey, ArrivedAt: r.ApproximateArrivalTimestamp, Payload: payload, Raw: r.Data,
-		})
-	}
-	if len(undecodable) > 0 {
-		if err := p.Sink.WriteDeadLetters(ctx, undecodable); err != nil {
-			return 0, err
-		}
-		p.Log.Warn().Int("records", len(undecodable)).Str("first_error", undecodable[0].Err).
-			Str("first_sequence", undecodable[0].SequenceNumber).Msg("undecodable records sent to the dead-letter table")
-	}
-	if len(rows) == 0 {
-		return len(undecodable), nil
-	}
-	res, err := p.Sink.Write(ctx, rows)
-	if err != nil {
-		return 0, err
-	}
-	if n := len(res.DeadLettered); n > 0 {
-		p.Log.Warn().Int("records", n).Str("first_error", res.DeadLettered[0].Err).
-			Str("first_sequence", res.DeadLettered[0].SequenceNumber).Msg("records refused by the database sent to the dead-letter table")
-	}
-	return len(undecodable) + len(res.DeadLettered), nil
+	batch := sources(p.sources[:0], p.shard, records)
+	defer func() { p.sources = batch[:0] }()
+	return p.Store.Store(p.Log.WithContext(ctx), batch)
 }
 
 // checkpoint records the last stored record with the daemon. Failures are
@@ -367,7 +317,7 @@ func (p *Processor) reportIfDue(ctx context.Context, force bool) {
 		return
 	}
 	written, dead := p.stats.unreported()
-	err := p.Sink.UpdateProgress(ctx, sink.Progress{
+	err := p.Progress.UpdateProgress(ctx, sink.Progress{
 		ShardID: p.shard, LastSequence: p.written.seq, LastSubSequence: p.written.sub,
 		CheckpointSequence: p.checkpointed.seq, CheckpointSubSequence: p.checkpointed.sub,
 		MillisBehindLatest: p.stats.behind, RecordsWritten: written, DeadLettered: dead,

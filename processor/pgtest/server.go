@@ -125,7 +125,7 @@ func (s *Server) Restart() { s.script("start") }
 
 func (s *Server) command(arg string) *exec.Cmd {
 	_, file, _, _ := runtime.Caller(0)
-	scripts := filepath.Join(filepath.Dir(file), "..", "..", "..", "scripts")
+	scripts := filepath.Join(filepath.Dir(file), "..", "..", "scripts")
 	var cmd *exec.Cmd
 	if s.db == CrateDB {
 		cmd = exec.Command("bash", filepath.Join(scripts, "cratedb.sh"), arg)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 )
 
 // awkward is a catalogue of valid JSON objects that a database's object
@@ -47,7 +48,7 @@ func testWriteKeepsEveryRecord(t *testing.T, policy string) {
 		ctx := context.Background()
 		w := openTest(t, url, func(c *Config) { c.ObjectPolicy = policy })
 		// The first batch fixes the types of conflict, arr and obj.
-		first := []Row{{ShardID: "s", SequenceNumber: "1", Payload: []byte(`{"conflict":1,"arr":[1,2],"obj":{"x":1}}`)}}
+		first := []Row{{Source: record.Source{ShardID: "s", SequenceNumber: "1"}, Payload: []byte(`{"conflict":1,"arr":[1,2],"obj":{"x":1}}`)}}
 		if res, err := w.Write(ctx, first); err != nil || res.Written != 1 {
 			t.Fatalf("first write: %+v %v", res, err)
 		}
@@ -56,7 +57,7 @@ func testWriteKeepsEveryRecord(t *testing.T, policy string) {
 		want := map[string]string{"1": string(first[0].Payload)}
 		for name, doc := range cat {
 			seq := fmt.Sprint(len(rows) + 2)
-			rows = append(rows, Row{ShardID: "s", SequenceNumber: seq, ArrivedAt: time.Now(), Payload: []byte(doc), Raw: []byte(doc)})
+			rows = append(rows, Row{Source: record.Source{ShardID: "s", SequenceNumber: seq, ArrivedAt: time.Now(), Data: []byte(doc)}, Payload: []byte(doc)})
 			want[seq] = name
 		}
 		res, err := w.Write(ctx, rows)
@@ -66,7 +67,7 @@ func testWriteKeepsEveryRecord(t *testing.T, policy string) {
 		if res.Written != len(rows) || len(res.DeadLettered) != 0 {
 			t.Fatalf("written %d of %d, dead-lettered %+v", res.Written, len(rows), res.DeadLettered)
 		}
-		refresh(t, w, w.target, w.deadLetter)
+		refresh(t, w.core, w.target, w.deadLetter)
 		got := readBack(t, w)
 		if len(got) != len(rows)+1 {
 			t.Fatalf("%d rows in the table, want %d", len(got), len(rows)+1)
@@ -94,19 +95,19 @@ func TestWriteLearnsTypesAnotherWriterMade(t *testing.T) {
 			c.Table = a.target.schema + "." + a.target.name
 			c.ProgressTable = a.progress.String()
 		})
-		if _, err := a.Write(ctx, []Row{{ShardID: "s", SequenceNumber: "1", Payload: []byte(`{"v":1,"o":{"p":true}}`)}}); err != nil {
+		if _, err := a.Write(ctx, []Row{{Source: record.Source{ShardID: "s", SequenceNumber: "1"}, Payload: []byte(`{"v":1,"o":{"p":true}}`)}}); err != nil {
 			t.Fatal(err)
 		}
-		res, err := b.Write(ctx, []Row{{ShardID: "s", SequenceNumber: "2", Payload: []byte(`{"v":"text","o":{"p":"no","q":2}}`)}})
+		res, err := b.Write(ctx, []Row{{Source: record.Source{ShardID: "s", SequenceNumber: "2"}, Payload: []byte(`{"v":"text","o":{"p":"no","q":2}}`)}})
 		if err != nil || res.Written != 1 || len(res.DeadLettered) != 0 {
 			t.Fatalf("%+v %v", res, err)
 		}
-		refresh(t, a)
+		refresh(t, a.core)
 		got := readBack(t, a)
 		if !pgtest.SameJSON(t, got["2"], []byte(`{"v":"text","o":{"p":"no","q":2}}`)) {
 			t.Errorf("read back %s", got["2"])
 		}
-		if a.dialect == CrateDB {
+		if a.Dialect() == CrateDB {
 			var aux string
 			if err := a.pool.QueryRow(ctx, `SELECT payload_aux::TEXT FROM `+a.target.sql()+` WHERE seq = '2'`).Scan(&aux); err != nil {
 				t.Fatal(err)
@@ -148,15 +149,15 @@ func TestREADMEWorkedExample(t *testing.T) {
 		w := openTest(t, url, nil)
 		example := `{"device":"a1","temp":"n/a","tags":["x",2],"id":123456789012345678901234567890,"meta":{"a.b":1,"ok":true}}`
 		rows := []Row{
-			{ShardID: "s", SequenceNumber: "1", Payload: []byte(`{"device":"a1","temp":21,"tags":["x"]}`)},
-			{ShardID: "s", SequenceNumber: "2", Payload: []byte(example)},
+			{Source: record.Source{ShardID: "s", SequenceNumber: "1"}, Payload: []byte(`{"device":"a1","temp":21,"tags":["x"]}`)},
+			{Source: record.Source{ShardID: "s", SequenceNumber: "2"}, Payload: []byte(example)},
 		}
 		for i := range rows { // two batches: the first makes the sub-columns
 			if res, err := w.Write(ctx, rows[i:i+1]); err != nil || res.Written != 1 {
 				t.Fatalf("%+v %v", res, err)
 			}
 		}
-		refresh(t, w, w.target, w.deadLetter)
+		refresh(t, w.core, w.target, w.deadLetter)
 		var payload string
 		var aux, text *string
 		if err := w.pool.QueryRow(ctx, `SELECT payload::TEXT, payload_aux::TEXT, payload_text FROM `+w.target.sql()+` WHERE seq = '2'`).
@@ -164,7 +165,7 @@ func TestREADMEWorkedExample(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantPayload, wantAux, wantText := example, "", ""
-		if w.dialect == CrateDB {
+		if w.Dialect() == CrateDB {
 			wantPayload = `{"device":"a1","meta":{"ok":true}}`
 			wantAux = `{"temp":"n/a","tags":["x",2],"id":"123456789012345678901234567890","meta":{"a.b":1}}`
 			wantText = example
@@ -195,7 +196,7 @@ func TestWriteAtTheColumnLimit(t *testing.T) {
 		url := db.URL
 		ctx := context.Background()
 		w := openTest(t, url, nil)
-		if w.dialect == CrateDB {
+		if w.Dialect() == CrateDB {
 			if _, err := w.pool.Exec(ctx, `ALTER TABLE `+w.target.sql()+` SET ("mapping.total_fields.limit" = 15)`); err != nil {
 				t.Fatal(err)
 			}
@@ -203,24 +204,24 @@ func TestWriteAtTheColumnLimit(t *testing.T) {
 		var rows []Row
 		for i := range 3 {
 			doc := fmt.Sprintf(`{"known":%d,"k%d_a":1,"k%d_b":2,"k%d_c":3,"k%d_d":4}`, i, i, i, i, i)
-			rows = append(rows, Row{ShardID: "s", SequenceNumber: fmt.Sprint(i), Payload: []byte(doc)})
+			rows = append(rows, Row{Source: record.Source{ShardID: "s", SequenceNumber: fmt.Sprint(i)}, Payload: []byte(doc)})
 		}
 		for i := range rows {
 			if res, err := w.Write(ctx, rows[i:i+1]); err != nil || res.Written != 1 || len(res.DeadLettered) != 0 {
 				t.Fatalf("row %d: %+v %v", i, res, err)
 			}
-			if i == 1 && w.dialect == CrateDB && !w.columnsFull.Load() {
+			if i == 1 && w.Dialect() == CrateDB && !w.columnsFull.Load() {
 				t.Fatal("the writer did not learn that the table is full")
 			}
 		}
-		refresh(t, w, w.target, w.deadLetter)
+		refresh(t, w.core, w.target, w.deadLetter)
 		got := readBack(t, w)
 		for _, r := range rows {
 			if !pgtest.SameJSON(t, got[r.SequenceNumber], r.Payload) {
 				t.Errorf("read back %s, want %s", got[r.SequenceNumber], r.Payload)
 			}
 		}
-		if w.dialect == CrateDB {
+		if w.Dialect() == CrateDB {
 			var n int
 			if err := w.pool.QueryRow(ctx, `SELECT count(*) FROM `+w.target.sql()+` WHERE payload['known'] = 2`).Scan(&n); err != nil || n != 1 {
 				t.Errorf("the known key is not indexed in the last row: %d, %v", n, err)

@@ -5,15 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
 )
 
 // BackfillSegment is the stored progress of one segment of an initial load
 // (kinesis-cratedb backfill): a DynamoDB parallel scan written through
-// Apply. Rows live in <schema of Config.Table>.kinesis_backfill, keyed by
+// ChangeWriter.Apply. Rows live in <schema of Config.Table>.kinesis_backfill, keyed by
 // target table, source table, scan and segment.
 type BackfillSegment struct {
 	Source   string // the DynamoDB table
@@ -36,7 +36,7 @@ type BackfillSegment struct {
 const backfillTableName = "kinesis_backfill"
 
 // backfillTable names the progress table of the writer's schema.
-func (w *Writer) backfillTable() tableName {
+func (w *core) backfillTable() tableName {
 	return tableName{schema: w.target.schema, name: backfillTableName}
 }
 
@@ -56,7 +56,7 @@ const backfillColumns = `"target_table", "source_table", "scan_id", "segment", "
 // LatestBackfill returns the segments of the newest scan of the DynamoDB
 // table source into the writer's table, in segment order; none when there
 // was no scan. It creates the progress table if needed.
-func (w *Writer) LatestBackfill(ctx context.Context, source string) ([]BackfillSegment, error) {
+func (w *ChangeWriter) LatestBackfill(ctx context.Context, source string) ([]BackfillSegment, error) {
 	t := w.backfillTable()
 	var segs []BackfillSegment
 	_, err := w.retry.do(ctx, "read backfill progress", func(ctx context.Context) error {
@@ -65,7 +65,7 @@ func (w *Writer) LatestBackfill(ctx context.Context, source string) ([]BackfillS
 		if err := w.execDDL(ctx, backfillDDL(t)); err != nil {
 			return err
 		}
-		if w.dialect == CrateDB { // rows written by a process just killed may not be searchable yet
+		if w.db.kind() == CrateDB { // rows written by a process just killed may not be searchable yet
 			if _, err := w.pool.Exec(ctx, `REFRESH TABLE `+t.sql()); err != nil {
 				return err
 			}
@@ -113,17 +113,17 @@ func scanBackfillSegment(row pgx.CollectableRow) (BackfillSegment, error) {
 // StartBackfill stores the segments of a new scan (or of a scan being
 // resumed) unless they are stored already: what is stored wins, so a
 // resumed scan never goes back.
-func (w *Writer) StartBackfill(ctx context.Context, segs []BackfillSegment) error {
+func (w *ChangeWriter) StartBackfill(ctx context.Context, segs []BackfillSegment) error {
 	return w.saveBackfill(ctx, segs, `DO NOTHING`)
 }
 
 // SaveBackfill stores the progress of segments.
-func (w *Writer) SaveBackfill(ctx context.Context, segs ...BackfillSegment) error {
+func (w *ChangeWriter) SaveBackfill(ctx context.Context, segs ...BackfillSegment) error {
 	return w.saveBackfill(ctx, segs, `DO UPDATE SET "last_key" = excluded."last_key", "items" = excluded."items", `+
 		`"dead_lettered" = excluded."dead_lettered", "pages" = excluded."pages", "done" = excluded."done", "updated_at" = excluded."updated_at"`)
 }
 
-func (w *Writer) saveBackfill(ctx context.Context, segs []BackfillSegment, onConflict string) error {
+func (w *ChangeWriter) saveBackfill(ctx context.Context, segs []BackfillSegment, onConflict string) error {
 	t := w.backfillTable()
 	sql := `INSERT INTO ` + t.sql() + ` (` + backfillColumns + `, "updated_at") VALUES ($1::TEXT, $2::TEXT, $3::TEXT, $4::INTEGER, ` +
 		`$5::INTEGER, $6::BIGINT, $7::TEXT, $8::BIGINT, $9::BIGINT, $10::BIGINT, $11::BOOLEAN, CURRENT_TIMESTAMP) ` +
@@ -161,21 +161,20 @@ func (w *Writer) saveBackfill(ctx context.Context, segs []BackfillSegment, onCon
 	return nil
 }
 
-// DDL returns, for the database at databaseURL, the statements Open runs
-// with Config.CreateTables, then the backfill progress table's. It only
-// connects to learn the dialect; nothing is created.
-func DDL(ctx context.Context, databaseURL string, cfg Config) (Dialect, []string, error) {
-	conn, err := pgx.Connect(ctx, databaseURL)
+// DDL returns, for the database at databaseURL, the statements
+// OpenChanges runs with Config.CreateTables for specs, then the backfill
+// progress table's. It only connects to learn the dialect; nothing is
+// created.
+func DDL(ctx context.Context, databaseURL string, cfg Config, specs []*cdc.Table) (Dialect, []string, error) {
+	c, err := openCore(ctx, databaseURL, cfg)
 	if err != nil {
-		return 0, nil, fmt.Errorf("sink: connect: %w", err)
-	}
-	defer conn.Close(ctx)
-	w := &Writer{dialect: PostgreSQL}
-	if conn.PgConn().ParameterStatus("crate_version") != "" {
-		w.dialect = CrateDB
-	}
-	if err := w.prepare(cfg, strings.ToLower(cfg.ObjectPolicy)); err != nil {
 		return 0, nil, err
 	}
-	return w.dialect, append(w.ddl(), backfillDDL(w.backfillTable())), nil
+	defer c.pool.Close()
+	state, err := newCDCState(c.db, specs)
+	if err != nil {
+		return 0, nil, fmt.Errorf("sink: %w", err)
+	}
+	ddl := append(state.ddl(), c.sql.createDeadLetter, c.sql.createProgress, backfillDDL(c.backfillTable()))
+	return c.db.kind(), ddl, nil
 }

@@ -32,7 +32,7 @@ func TestBackfillBelowTheStream(t *testing.T) {
 	bothPaths(t, func(t *testing.T, db pgtest.DB, batch bool) {
 		w := openCDCTest(t, db.URL, docSpec())
 		useBatch(w, batch)
-		spec, tg := w.cdc.order[0].spec, w.cdc.order[0]
+		spec, tg := w.order[0].spec, w.order[0]
 		// The stream first: a remove and a modify made after the scan began,
 		// at the same millisecond as the version time (the margin's edge),
 		// and a modify made well before it.
@@ -60,7 +60,7 @@ func TestBackfillBelowTheStream(t *testing.T) {
 		if got := liveRows(t, w, tg); !slices.Equal(got, want) {
 			t.Fatalf("live rows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
-		refresh(t, w, tg.name)
+		refresh(t, w.core, tg.name)
 		var tombstones []string
 		rows, err := w.pool.Query(context.Background(), `SELECT pk['id'] FROM `+tg.name.sql()+` WHERE cdc_deleted ORDER BY 1`)
 		if !db.Crate() {
@@ -146,7 +146,7 @@ func TestDDLForBackfill(t *testing.T) {
 	pgtest.Each(t, func(t *testing.T, db pgtest.DB) {
 		spec := docSpec()
 		spec.Name = "shop.orders"
-		d, ddl, err := DDL(context.Background(), db.URL, Config{Table: "shop.orders", CDCTables: []*cdc.Table{spec}})
+		d, ddl, err := DDL(context.Background(), db.URL, Config{Table: "shop.orders"}, []*cdc.Table{spec})
 		if err != nil {
 			t.Fatal(err)
 		}

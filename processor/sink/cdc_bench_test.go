@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 )
 
 // cdcBenchEvent is a DynamoDB MODIFY record of about size bytes for item i.
@@ -40,15 +41,14 @@ func BenchmarkCDCDecodeApply(b *testing.B) {
 				b.Fatal(err)
 			}
 			w := openCDCTest(b, url, dec.Tables()...) // renames the decoder's table
-			batch := func(version int) []cdc.Record {
-				recs := make([]cdc.Record, n)
+			batch := func(version int) []record.Source {
+				recs := make([]record.Source, n)
 				for i := range recs {
-					recs[i] = cdc.Record{ShardID: "shardId-000000000000", SequenceNumber: fmt.Sprintf("4959%036d%010d", version, i),
-						Data: cdcBenchEvent(i, version, size)}
+					recs[i] = record.Source{ShardID: "shardId-000000000000", SequenceNumber: fmt.Sprintf("4959%036d%010d", version, i), Data: cdcBenchEvent(i, version, size)}
 				}
 				return recs
 			}
-			run := func(recs []cdc.Record) {
+			run := func(recs []record.Source) {
 				changes := make([]cdc.Change, 0, len(recs))
 				for _, r := range recs {
 					ev, err := dec.Decode(r)
@@ -74,7 +74,7 @@ func BenchmarkCDCDecodeApply(b *testing.B) {
 				recs := first
 				switch mode {
 				case "new":
-					if _, err := w.pool.Exec(ctx, "TRUNCATE "+w.cdc.order[0].name.sql()); err != nil {
+					if _, err := w.pool.Exec(ctx, "TRUNCATE "+w.order[0].name.sql()); err != nil {
 						b.Fatal(err)
 					}
 				case "update":

@@ -11,24 +11,26 @@ import (
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 )
 
 // openCDCTest opens a CDC writer on fresh tables named after the test and
 // drops them afterwards.
-func openCDCTest(t testing.TB, url string, specs ...*cdc.Table) *Writer {
+func openCDCTest(t testing.TB, url string, specs ...*cdc.Table) *ChangeWriter {
 	t.Helper()
 	base := uniqueTable(t)
 	for _, s := range specs {
 		s.Name = "public." + base + "_" + strings.ReplaceAll(s.Name, ".", "_")
 	}
-	w := openTest(t, url, func(c *Config) {
-		c.Table = "public." + base
-		c.CDCTables = specs
-	})
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		for _, tg := range w.cdc.order {
+	cfg := testConfig(t, func(c *Config) { c.Table = "public." + base })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w, err := OpenChanges(ctx, url, cfg, specs)
+	if err != nil {
+		t.Fatalf("OpenChanges: %v", err)
+	}
+	dropAtCleanup(t, w.core, func(ctx context.Context) {
+		for _, tg := range w.order {
 			_, _ = w.pool.Exec(ctx, tg.sql.dropView)
 			_, _ = w.pool.Exec(ctx, tg.sql.dropTable)
 		}
@@ -54,7 +56,7 @@ func bothPaths(t *testing.T, fn func(t *testing.T, db pgtest.DB, batch bool)) {
 	})
 }
 
-func useBatch(w *Writer, batch bool) {
+func useBatch(w *ChangeWriter, batch bool) {
 	if batch {
 		w.method = methodBatch
 	}
@@ -76,7 +78,7 @@ func change(spec *cdc.Table, op cdc.Op, key []any, micros int64, seq int, data s
 	c := cdc.Change{Table: spec, Op: op, Key: key,
 		Version:   cdc.Version{Micros: micros, Seq: fmt.Sprint(seq)},
 		EventTime: time.UnixMicro(micros).UTC(),
-		Source:    cdc.Record{ShardID: "shardId-000000000001", SequenceNumber: fmt.Sprint(seq), Data: []byte(fmt.Sprintf(`{"seq":%d}`, seq))}}
+		Source:    record.Source{ShardID: "shardId-000000000001", SequenceNumber: fmt.Sprint(seq), Data: []byte(fmt.Sprintf(`{"seq":%d}`, seq))}}
 	if op == cdc.Upsert {
 		if spec.Layout == cdc.Document {
 			c.Data, c.Aux = json.RawMessage(data), json.RawMessage(`{}`)
@@ -89,11 +91,11 @@ func change(spec *cdc.Table, op cdc.Op, key []any, micros int64, seq int, data s
 
 // liveRows returns the live view as jsonb text per row, sorted (see
 // pgtest.LiveRows; the table is refreshed first on CrateDB).
-func liveRows(t testing.TB, w *Writer, tg *cdcTarget) []string {
+func liveRows(t testing.TB, w *ChangeWriter, tg *cdcTarget) []string {
 	t.Helper()
-	refresh(t, w, tg.name)
+	refresh(t, w.core, tg.name)
 	db := pgtest.DB{Name: pgtest.PostgreSQL}
-	if w.dialect == CrateDB {
+	if w.Dialect() == CrateDB {
 		db.Name = pgtest.CrateDB
 	}
 	out, err := pgtest.LiveRows(context.Background(), w.pool, db, tg.view.sql())
@@ -103,7 +105,7 @@ func liveRows(t testing.TB, w *Writer, tg *cdcTarget) []string {
 	return out
 }
 
-func apply(t testing.TB, w *Writer, changes ...cdc.Change) Result {
+func apply(t testing.TB, w *ChangeWriter, changes ...cdc.Change) Result {
 	t.Helper()
 	res, err := w.Apply(context.Background(), changes)
 	if err != nil {
@@ -116,7 +118,7 @@ func TestCDCApplyVersionGuard(t *testing.T) {
 	bothPaths(t, func(t *testing.T, db pgtest.DB, batch bool) {
 		w := openCDCTest(t, db.URL, docSpec())
 		useBatch(w, batch)
-		spec, tg := w.cdc.order[0].spec, w.cdc.order[0]
+		spec, tg := w.order[0].spec, w.order[0]
 		a := []any{"a", int64(1)}
 		steps := []struct {
 			name string
@@ -148,7 +150,7 @@ func TestCDCApplyVersionGuard(t *testing.T) {
 		}
 		var rows, tombstones int
 		var version string
-		refresh(t, w, tg.name)
+		refresh(t, w.core, tg.name)
 		if err := w.pool.QueryRow(context.Background(), `SELECT count(*), count(*) FILTER (WHERE cdc_deleted), max(cdc_version) FROM `+tg.name.sql()).
 			Scan(&rows, &tombstones, &version); err != nil {
 			t.Fatal(err)
@@ -163,7 +165,7 @@ func TestCDCApplyDirectLayout(t *testing.T) {
 	bothPaths(t, func(t *testing.T, db pgtest.DB, batch bool) {
 		w := openCDCTest(t, db.URL, directSpec())
 		useBatch(w, batch)
-		spec, tg := w.cdc.order[0].spec, w.cdc.order[0]
+		spec, tg := w.order[0].spec, w.order[0]
 		placed := time.Date(2024, 7, 21, 10, 0, 0, 500000000, time.UTC)
 		res := apply(t, w,
 			change(spec, cdc.Upsert, []any{int64(1)}, 0, 10, "", 12.5, "it's", json.RawMessage(`{"a":[1,2]}`), placed, true, int64(3)),
@@ -196,7 +198,7 @@ func TestCDCApplyDeadLettersRefusedChange(t *testing.T) {
 	bothPaths(t, func(t *testing.T, db pgtest.DB, batch bool) {
 		w := openCDCTest(t, db.URL, docSpec())
 		useBatch(w, batch)
-		spec, tg := w.cdc.order[0].spec, w.cdc.order[0]
+		spec, tg := w.order[0].spec, w.order[0]
 		var changes []cdc.Change
 		for i := range 10 {
 			data, key := fmt.Sprintf(`{"i":%d}`, i), int64(i)
@@ -218,11 +220,11 @@ func TestCDCApplyDeadLettersRefusedChange(t *testing.T) {
 		}
 		var seq, stage, msg string
 		var raw []byte
-		refresh(t, w, w.deadLetter)
+		refresh(t, w.core, w.deadLetter)
 		if err := w.pool.QueryRow(context.Background(), `SELECT seq, stage, error, raw FROM `+w.deadLetter.sql()).Scan(&seq, &stage, &msg, &raw); err != nil {
 			t.Fatal(err)
 		}
-		raw = rawOf(t, w, raw)
+		raw = rawOf(t, w.core, raw)
 		reason := "Unicode"
 		if db.Crate() {
 			reason = "exceeds allowed range"
@@ -239,7 +241,7 @@ func TestCDCApplyControl(t *testing.T) {
 
 func testCDCApplyControl(t *testing.T, db pgtest.DB) {
 	w := openCDCTest(t, db.URL, docSpec())
-	spec, tg := w.cdc.order[0].spec, w.cdc.order[0]
+	spec, tg := w.order[0].spec, w.order[0]
 	ctx := context.Background()
 	apply(t, w, change(spec, cdc.Upsert, []any{"a", int64(1)}, 1, 1, `{}`))
 	if err := w.ApplyControl(ctx, cdc.Control{Kind: cdc.DropTable, Table: spec}); err != nil {
@@ -280,7 +282,7 @@ func TestCDCApplyChunks(t *testing.T) {
 func testCDCApplyChunks(t *testing.T, db pgtest.DB) {
 	w := openCDCTest(t, db.URL, docSpec(), directSpec())
 	w.chunkSize = 7
-	doc, direct := w.cdc.order[0], w.cdc.order[1]
+	doc, direct := w.order[0], w.order[1]
 	var batch []cdc.Change
 	for i := range 50 {
 		batch = append(batch, change(doc.spec, cdc.Upsert, []any{"k", int64(i)}, 1, i, `{}`))
@@ -317,15 +319,14 @@ func TestReplayChanges(t *testing.T) {
 		events[5] = cdc.Event{Skipped: "another source table"}
 		var dls []DeadLetter
 		for seq := 1; seq <= 6; seq++ {
-			dls = append(dls, DeadLetter{ShardID: "shardId-000000000001", SequenceNumber: fmt.Sprint(seq),
-				Raw: []byte(fmt.Sprintf(`{"seq":%d}`, seq)), Stage: StageWrite, Err: "refused before"})
+			dls = append(dls, DeadLetter{Source: record.Source{ShardID: "shardId-000000000001", SequenceNumber: fmt.Sprint(seq), Data: []byte(fmt.Sprintf(`{"seq":%d}`, seq))}, Stage: StageWrite, Err: "refused before"})
 		}
 		if err := w.WriteDeadLetters(ctx, dls); err != nil {
 			t.Fatal(err)
 		}
 		res, err := w.ReplayChanges(ctx, ReplayFilter{PageSize: 4}, func(dl DeadLetter) (cdc.Event, error) {
 			var raw struct{ Seq int }
-			if err := json.Unmarshal(dl.Raw, &raw); err != nil {
+			if err := json.Unmarshal(dl.Data, &raw); err != nil {
 				return cdc.Event{}, err
 			}
 			if ev, ok := events[raw.Seq]; ok {
@@ -339,12 +340,12 @@ func TestReplayChanges(t *testing.T) {
 		if res != (ReplayResult{Scanned: 6, Replayed: 4, StillFailing: 2}) {
 			t.Fatalf("result %+v", res)
 		}
-		rows := liveRows(t, w, w.cdc.order[0])
+		rows := liveRows(t, w, w.order[0])
 		if len(rows) != 1 || !strings.Contains(rows[0], `"a-new"`) {
 			t.Fatalf("live rows %v", rows)
 		}
 		refresh(t, w, w.deadLetter)
-		left, err := w.readDeadLetters(ctx, "", rowKey{subSeq: math.MinInt64}, 10)
+		left, err := w.readDeadLetters(ctx, "", record.Key{SubSequenceNumber: math.MinInt64}, 10)
 		if err != nil {
 			t.Fatal(err)
 		}

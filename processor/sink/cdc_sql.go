@@ -93,7 +93,7 @@ func cdcColumns(spec *cdc.Table) []cdcColumn {
 		cdcColumn{name: colEventTime, typ: cdc.Timestamp})
 }
 
-func buildCDCStatements(d Dialect, table, view tableName, spec *cdc.Table) cdcStatements {
+func buildCDCStatements(d dialect, table, view tableName, spec *cdc.Table) cdcStatements {
 	cols := cdcColumns(spec)
 	s := cdcStatements{
 		createTable: createCDCTable(d, table, spec),
@@ -102,61 +102,30 @@ func buildCDCStatements(d Dialect, table, view tableName, spec *cdc.Table) cdcSt
 		dropTable:   `DROP TABLE IF EXISTS ` + table.sql(),
 	}
 	s.upsertRow = upsertRow(d, table, spec, cols)
-	if d == PostgreSQL {
-		s.upsertUnnest = postgresUpsertUnnest(table, spec, cols)
-	}
+	s.upsertUnnest = d.cdcSQL().upsertUnnest(table, spec, cols)
 	return s
 }
 
-func createCDCTable(d Dialect, table tableName, spec *cdc.Table) string {
+func createCDCTable(d dialect, table tableName, spec *cdc.Table) string {
 	var defs []string
 	if spec.Layout == cdc.Document {
-		defs = append(defs, documentColumnsDDL(d, spec)...)
+		defs = append(defs, d.cdcSQL().documentColumns(spec)...)
 	} else {
 		for _, c := range spec.Key {
-			defs = append(defs, quoteIdent(c.Name)+" "+sqlType(d, c.Type)+" NOT NULL")
+			defs = append(defs, quoteIdent(c.Name)+" "+d.columnType(c.Type)+" NOT NULL")
 		}
 		for _, c := range spec.Columns {
-			defs = append(defs, quoteIdent(c.Name)+" "+sqlType(d, c.Type))
+			defs = append(defs, quoteIdent(c.Name)+" "+d.columnType(c.Type))
 		}
 	}
-	versionType := "TEXT NOT NULL"
-	if d == PostgreSQL {
-		// Byte order, whatever the database's collation: versions are
-		// compared as strings (cdc.Version.String).
-		versionType = `TEXT COLLATE "C" NOT NULL`
-	}
 	defs = append(defs,
-		quoteIdent(colVersion)+" "+versionType,
+		quoteIdent(colVersion)+" "+d.cdcSQL().versionColumn(),
 		quoteIdent(colDeleted)+" BOOLEAN NOT NULL",
-		quoteIdent(colEventTime)+" "+sqlType(d, cdc.Timestamp))
+		quoteIdent(colEventTime)+" "+d.columnType(cdc.Timestamp))
 	if spec.Layout == cdc.Direct {
 		defs = append(defs, "PRIMARY KEY ("+keyList(spec)+")")
 	}
 	return `CREATE TABLE IF NOT EXISTS ` + table.sql() + ` (` + strings.Join(defs, ", ") + `)`
-}
-
-// documentColumnsDDL is commons-codec's layout: pk as a strict object whose
-// typed sub-columns form the primary key (CrateDB), or one jsonb primary key
-// (PostgreSQL has no object columns; jsonb equality ignores key order and
-// number spelling, and the decoder writes keys canonically anyway).
-func documentColumnsDDL(d Dialect, spec *cdc.Table) []string {
-	if d == PostgreSQL {
-		return []string{`"pk" JSONB NOT NULL PRIMARY KEY`, `"data" JSONB`, `"aux" JSONB`}
-	}
-	var keys []string
-	for _, c := range spec.Key {
-		keys = append(keys, quoteIdent(c.Name)+" "+sqlType(d, c.Type)+" PRIMARY KEY")
-	}
-	data := `"data" OBJECT(DYNAMIC)`
-	if len(spec.Columns) > 0 {
-		var typed []string
-		for _, c := range spec.Columns {
-			typed = append(typed, quoteIdent(c.Name)+" "+sqlType(d, c.Type))
-		}
-		data += " AS (" + strings.Join(typed, ", ") + ")"
-	}
-	return []string{`"pk" OBJECT(STRICT) AS (` + strings.Join(keys, ", ") + `)`, data, `"aux" OBJECT(IGNORED)`}
 }
 
 // createLiveView shows the source table's state: no tombstones, no
@@ -175,83 +144,19 @@ func createLiveView(table, view tableName, spec *cdc.Table) string {
 		` FROM ` + table.sql() + ` WHERE coalesce(` + quoteIdent(colDeleted) + `, FALSE) = FALSE`
 }
 
-func upsertRow(d Dialect, table tableName, spec *cdc.Table, cols []cdcColumn) string {
+func upsertRow(d dialect, table tableName, spec *cdc.Table, cols []cdcColumn) string {
 	names, params := make([]string, len(cols)), make([]string, len(cols))
 	var sets []string
 	for i, c := range cols {
 		names[i] = quoteIdent(c.name)
-		params[i] = "$" + strconv.Itoa(i+1) + "::" + castType(d, c.typ)
+		params[i] = "$" + strconv.Itoa(i+1) + "::" + d.castType(c.typ)
 		if !c.key && c.name != colVersion {
-			sets = append(sets, guarded(d, c.name))
+			sets = append(sets, d.cdcSQL().guarded(c.name))
 		}
 	}
-	sets = append(sets, guarded(d, colVersion))
-	alias := ""
-	if d == PostgreSQL {
-		alias = " AS t"
-	}
-	return `INSERT INTO ` + table.sql() + alias + ` (` + strings.Join(names, ", ") + `) VALUES (` + strings.Join(params, ", ") + `) ` +
-		`ON CONFLICT (` + conflictTarget(d, spec) + `) DO UPDATE SET ` + strings.Join(sets, ", ")
-}
-
-// guarded assigns the proposed value only when the change is newer. CrateDB
-// resolves a bare column to the stored row; PostgreSQL calls that ambiguous
-// and needs the table alias (and byte order for the comparison).
-func guarded(d Dialect, col string) string {
-	q, v := quoteIdent(col), quoteIdent(colVersion)
-	if d == PostgreSQL {
-		return q + ` = CASE WHEN excluded.` + v + ` COLLATE "C" > coalesce(t.` + v + `, '') COLLATE "C" ` +
-			`THEN excluded.` + q + ` ELSE t.` + q + ` END`
-	}
-	return q + ` = CASE WHEN excluded.` + v + ` > coalesce(` + v + `, '') THEN excluded.` + q + ` ELSE ` + q + ` END`
-}
-
-// postgresUpsertUnnest takes every column as text[] (booleans and times as
-// their own array types) and casts per row, so one Go encoding serves all
-// column types; a value the cast rejects fails the statement with a data
-// error that the writer bisects down to the row.
-func postgresUpsertUnnest(table tableName, spec *cdc.Table, cols []cdcColumn) string {
-	names, arrays, exprs, sets := make([]string, len(cols)), make([]string, len(cols)), make([]string, len(cols)), []string{}
-	for i, c := range cols {
-		n := strconv.Itoa(i + 1)
-		names[i] = quoteIdent(c.name)
-		switch c.name {
-		case colDeleted:
-			arrays[i], exprs[i] = "$"+n+"::BOOLEAN[]", "u.c"+n
-		case colEventTime:
-			arrays[i], exprs[i] = "$"+n+"::TIMESTAMPTZ[]", "u.c"+n
-		default:
-			arrays[i], exprs[i] = "$"+n+"::TEXT[]", "u.c"+n+"::"+castType(PostgreSQL, c.typ)
-		}
-		if !c.key {
-			sets = append(sets, names[i]+" = excluded."+names[i])
-		}
-	}
-	aliases := make([]string, len(cols))
-	for i := range cols {
-		aliases[i] = "c" + strconv.Itoa(i+1)
-	}
-	v := quoteIdent(colVersion)
-	return `INSERT INTO ` + table.sql() + ` AS t (` + strings.Join(names, ", ") + `) ` +
-		`SELECT ` + strings.Join(exprs, ", ") + ` FROM unnest(` + strings.Join(arrays, ", ") + `) AS u(` + strings.Join(aliases, ", ") + `) ` +
-		`ON CONFLICT (` + conflictTarget(PostgreSQL, spec) + `) DO UPDATE SET ` + strings.Join(sets, ", ") + ` ` +
-		`WHERE coalesce(t.` + v + `, '') COLLATE "C" < excluded.` + v + ` COLLATE "C"`
-}
-
-// conflictTarget is the full primary key: CrateDB requires exactly that,
-// and only a lookup by the full key sees rows not yet refreshed.
-func conflictTarget(d Dialect, spec *cdc.Table) string {
-	if spec.Layout == cdc.Direct {
-		return keyList(spec)
-	}
-	if d == PostgreSQL {
-		return `"pk"`
-	}
-	var parts []string
-	for _, c := range spec.Key {
-		parts = append(parts, `"pk"[`+sqlString(c.Name)+`]`)
-	}
-	return strings.Join(parts, ", ")
+	sets = append(sets, d.cdcSQL().guarded(colVersion))
+	return `INSERT INTO ` + table.sql() + d.cdcSQL().upsertAlias() + ` (` + strings.Join(names, ", ") + `) VALUES (` + strings.Join(params, ", ") + `) ` +
+		`ON CONFLICT (` + d.cdcSQL().conflictTarget(spec) + `) DO UPDATE SET ` + strings.Join(sets, ", ")
 }
 
 func keyList(spec *cdc.Table) string {
@@ -262,8 +167,14 @@ func keyList(spec *cdc.Table) string {
 	return strings.Join(parts, ", ")
 }
 
-// sqlType is the column type in DDL.
-func sqlType(d Dialect, t cdc.Type) string {
+// sqlString quotes s as an SQL string literal (subscript keys cannot be
+// parameters in CrateDB).
+func sqlString(s string) string {
+	return `'` + strings.ReplaceAll(s, `'`, `''`) + `'`
+}
+
+// commonColumnType is the DDL type both databases spell alike.
+func commonColumnType(t cdc.Type) string {
 	switch t {
 	case cdc.BigInt:
 		return "BIGINT"
@@ -273,38 +184,7 @@ func sqlType(d Dialect, t cdc.Type) string {
 		return "DOUBLE PRECISION"
 	case cdc.Boolean:
 		return "BOOLEAN"
-	case cdc.Timestamp:
-		if d == CrateDB {
-			return "TIMESTAMP WITH TIME ZONE"
-		}
-		return "TIMESTAMPTZ"
-	case cdc.Object:
-		if d == CrateDB {
-			return "OBJECT(DYNAMIC)"
-		}
-		return "JSONB"
 	default:
 		return "TEXT"
 	}
-}
-
-// castType is the type in a parameter cast.
-func castType(d Dialect, t cdc.Type) string {
-	switch t {
-	case cdc.Timestamp:
-		return "TIMESTAMPTZ"
-	case cdc.Object:
-		if d == CrateDB {
-			return "OBJECT"
-		}
-		return "JSONB"
-	default:
-		return sqlType(d, t)
-	}
-}
-
-// sqlString quotes s as an SQL string literal (subscript keys cannot be
-// parameters in CrateDB).
-func sqlString(s string) string {
-	return `'` + strings.ReplaceAll(s, `'`, `''`) + `'`
 }

@@ -27,7 +27,7 @@ func cdcTestSpecs() []*cdc.Table {
 
 func cdcTestState(t *testing.T, d Dialect) *cdcState {
 	t.Helper()
-	s, err := newCDCState(d, cdcTestSpecs())
+	s, err := newCDCState(dialectOf(d), cdcTestSpecs())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestCrateCDCUpsert(t *testing.T) {
 				t.Errorf("%s: column %s guarded=%v (key=%v)", tgt.spec.Name, c.name, !c.key, c.key)
 			}
 		}
-		if !strings.HasSuffix(sql, guarded(CrateDB, colVersion)) {
+		if !strings.HasSuffix(sql, crateDB{}.guarded(colVersion)) {
 			t.Errorf("%s: the version must be assigned last: %s", tgt.spec.Name, sql)
 		}
 	}
@@ -120,7 +120,7 @@ func TestCDCTableNames(t *testing.T) {
 			t.Errorf("table %d = %s, want %s", i, n, want[i])
 		}
 	}
-	if _, err := newCDCState(CrateDB, []*cdc.Table{{Name: "a", Layout: cdc.Document}, {Name: "doc.a", Layout: cdc.Document}}); err == nil {
+	if _, err := newCDCState(crateDB{}, []*cdc.Table{{Name: "a", Layout: cdc.Document}, {Name: "doc.a", Layout: cdc.Document}}); err == nil {
 		t.Error("the same table twice was accepted")
 	}
 }

@@ -2,20 +2,18 @@ package sink
 
 import (
 	"context"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"math"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 )
 
 // WriteDeadLetters stores records that could not be processed. Writing the
 // same coordinates again updates stage, error and failure time and counts
 // the attempt. Transient errors are retried like in Write.
-func (w *Writer) WriteDeadLetters(ctx context.Context, dls []DeadLetter) error {
+func (w *core) WriteDeadLetters(ctx context.Context, dls []DeadLetter) error {
 	ctx, cancel := w.retry.policy.withMaxWait(ctx)
 	defer cancel()
 	for start := 0; start < len(dls); start += w.chunkSize {
@@ -29,17 +27,17 @@ func (w *Writer) WriteDeadLetters(ctx context.Context, dls []DeadLetter) error {
 	return nil
 }
 
-func (w *Writer) insertDeadLetters(ctx context.Context, dls []DeadLetter) error {
+func (w *core) insertDeadLetters(ctx context.Context, dls []DeadLetter) error {
 	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
 	defer cancel()
 	dls = lastPerKey(dls)
-	if w.dialect == PostgreSQL {
+	if w.sql.upsertDeadLetterUnnest != "" {
 		return w.insertDeadLettersUnnest(ctx, dls)
 	}
 	return w.insertDeadLettersBatch(ctx, dls)
 }
 
-func (w *Writer) insertDeadLettersUnnest(ctx context.Context, dls []DeadLetter) error {
+func (w *core) insertDeadLettersUnnest(ctx context.Context, dls []DeadLetter) error {
 	n := len(dls)
 	shard, seq, pkey, stage, msg := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	subSeq, arrived, raw := make([]int64, n), make([]pgtype.Timestamptz, n), make([][]byte, n)
@@ -47,7 +45,7 @@ func (w *Writer) insertDeadLettersUnnest(ctx context.Context, dls []DeadLetter) 
 		shard[i], seq[i], subSeq[i] = cleanText(d.ShardID, 0), cleanText(d.SequenceNumber, 0), d.SubSequenceNumber
 		pkey[i], stage[i], msg[i] = cleanText(d.PartitionKey, 0), d.Stage, cleanText(d.Err, maxErrorText)
 		arrived[i] = pgtype.Timestamptz{Time: d.ArrivedAt, Valid: !d.ArrivedAt.IsZero()}
-		raw[i] = d.Raw
+		raw[i] = d.Data
 	}
 	_, err := w.pool.Exec(ctx, w.sql.upsertDeadLetterUnnest, shard, seq, subSeq, pkey, arrived, raw, stage, msg)
 	return err
@@ -55,56 +53,23 @@ func (w *Writer) insertDeadLettersUnnest(ctx context.Context, dls []DeadLetter) 
 
 // insertDeadLettersBatch is the CrateDB path: a bulk of single-row upserts;
 // rows reported as failed are re-run alone to surface their error.
-func (w *Writer) insertDeadLettersBatch(ctx context.Context, dls []DeadLetter) error {
-	args := func(d *DeadLetter) []any {
-		return []any{cleanText(d.ShardID, 0), cleanText(d.SequenceNumber, 0), d.SubSequenceNumber,
-			cleanText(d.PartitionKey, 0), nullTime(d.ArrivedAt), base64.StdEncoding.EncodeToString(d.Raw),
-			d.Stage, cleanText(d.Err, maxErrorText)}
-	}
-	b := &pgx.Batch{}
+func (w *core) insertDeadLettersBatch(ctx context.Context, dls []DeadLetter) error {
+	stmts := make([]statement, len(dls))
 	for i := range dls {
-		b.Queue(w.sql.upsertDeadLetterRow, args(&dls[i])...)
+		d := &dls[i]
+		stmts[i] = statement{w.sql.upsertDeadLetterRow, []any{cleanText(d.ShardID, 0), cleanText(d.SequenceNumber, 0), d.SubSequenceNumber,
+			cleanText(d.PartitionKey, 0), nullTime(d.ArrivedAt), w.db.encodeRaw(d.Data),
+			d.Stage, cleanText(d.Err, maxErrorText)}}
 	}
-	var failed []int
-	br := w.pool.SendBatch(ctx, b)
-	for i := range dls {
-		tag, err := br.Exec()
-		if err != nil {
-			_ = br.Close() // reports the same failure again
-			return err
-		}
-		if rowFailed(tag.String()) {
-			failed = append(failed, i)
-		}
-	}
-	if err := br.Close(); err != nil {
-		return err
-	}
-	for _, i := range failed {
-		tag, err := w.pool.Exec(ctx, w.sql.upsertDeadLetterRow, args(&dls[i])...)
-		if err != nil {
-			return fmt.Errorf("dead letter %s/%s/%d: %w", dls[i].ShardID, dls[i].SequenceNumber, dls[i].SubSequenceNumber, err)
-		}
-		if rowFailed(tag.String()) {
-			return fmt.Errorf("dead letter %s/%s/%d failed without error text (tag %q)",
-				dls[i].ShardID, dls[i].SequenceNumber, dls[i].SubSequenceNumber, tag.String())
-		}
-	}
-	return nil
+	_, err := w.bulk.sendRetryingFailed(ctx, stmts, "dead letter", func(i int) record.Key { return dls[i].Key() })
+	return err
 }
-
-type rowKey struct {
-	shard, seq string
-	subSeq     int64
-}
-
-func (d *DeadLetter) key() rowKey { return rowKey{d.ShardID, d.SequenceNumber, d.SubSequenceNumber} }
 
 // keySet holds the keys of dls.
-func keySet(dls []DeadLetter) map[rowKey]bool {
-	set := make(map[rowKey]bool, len(dls))
+func keySet(dls []DeadLetter) map[record.Key]bool {
+	set := make(map[record.Key]bool, len(dls))
 	for i := range dls {
-		set[dls[i].key()] = true
+		set[dls[i].Key()] = true
 	}
 	return set
 }
@@ -112,16 +77,16 @@ func keySet(dls []DeadLetter) map[rowKey]bool {
 // lastPerKey drops all but the last entry per primary key: PostgreSQL's
 // ON CONFLICT DO UPDATE refuses to touch one row twice in a statement.
 func lastPerKey(dls []DeadLetter) []DeadLetter {
-	last := make(map[rowKey]int, len(dls))
+	last := make(map[record.Key]int, len(dls))
 	for i, d := range dls {
-		last[d.key()] = i
+		last[d.Key()] = i
 	}
 	if len(last) == len(dls) {
 		return dls
 	}
 	out := make([]DeadLetter, 0, len(last))
 	for i, d := range dls {
-		if last[d.key()] == i {
+		if last[d.Key()] == i {
 			out = append(out, d)
 		}
 	}
@@ -164,10 +129,7 @@ func (w *Writer) ReplayDeadLetters(ctx context.Context, filter ReplayFilter, dec
 // the row as it is and counts as replayed. Table control records (DMS
 // create and drop) are not replayed: a drop run late would remove newer
 // rows. They stay, with a note to apply them by hand.
-func (w *Writer) ReplayChanges(ctx context.Context, filter ReplayFilter, decode func(DeadLetter) (cdc.Event, error)) (ReplayResult, error) {
-	if w.cdc == nil {
-		return ReplayResult{}, errors.New("sink: ReplayChanges needs a writer opened with Config.CDCTables")
-	}
+func (w *ChangeWriter) ReplayChanges(ctx context.Context, filter ReplayFilter, decode func(DeadLetter) (cdc.Event, error)) (ReplayResult, error) {
 	return w.replayPages(ctx, filter, func(ctx context.Context, page []DeadLetter, res *ReplayResult) error {
 		return w.replayChangePage(ctx, page, decode, res)
 	})
@@ -175,14 +137,14 @@ func (w *Writer) ReplayChanges(ctx context.Context, filter ReplayFilter, decode 
 
 // replayPages reads the dead-letter table page by page, in key order, and
 // hands each page to replay.
-func (w *Writer) replayPages(ctx context.Context, filter ReplayFilter,
+func (w *core) replayPages(ctx context.Context, filter ReplayFilter,
 	replay func(context.Context, []DeadLetter, *ReplayResult) error) (ReplayResult, error) {
 	var res ReplayResult
 	pageSize := filter.PageSize
 	if pageSize <= 0 {
 		pageSize = defaultReplayPageSize
 	}
-	if w.dialect == CrateDB {
+	if w.sql.refreshDeadLetters != "" {
 		// Reads are not real-time in CrateDB: make recent dead letters visible.
 		if _, err := w.retry.do(ctx, "refresh dead letters", func(ctx context.Context) error {
 			_, err := w.pool.Exec(ctx, w.sql.refreshDeadLetters)
@@ -191,7 +153,7 @@ func (w *Writer) replayPages(ctx context.Context, filter ReplayFilter,
 			return res, fmt.Errorf("sink: replay: %w", err)
 		}
 	}
-	after := rowKey{subSeq: math.MinInt64}
+	after := record.Key{SubSequenceNumber: math.MinInt64}
 	for filter.Limit <= 0 || res.Scanned < filter.Limit {
 		n := pageSize
 		if filter.Limit > 0 {
@@ -209,7 +171,7 @@ func (w *Writer) replayPages(ctx context.Context, filter ReplayFilter,
 			break
 		}
 		last := page[len(page)-1]
-		after = last.key()
+		after = last.Key()
 		res.Scanned += len(page)
 		if err := replay(ctx, page, &res); err != nil {
 			return res, fmt.Errorf("sink: replay: %w", err)
@@ -226,10 +188,10 @@ func (w *Writer) replayPages(ctx context.Context, filter ReplayFilter,
 const controlNotReplayed = "table control records are not replayed (a late drop would remove newer rows): " +
 	"create or drop the table by hand, then delete this dead letter"
 
-func (w *Writer) replayChangePage(ctx context.Context, page []DeadLetter, decode func(DeadLetter) (cdc.Event, error), res *ReplayResult) error {
+func (w *ChangeWriter) replayChangePage(ctx context.Context, page []DeadLetter, decode func(DeadLetter) (cdc.Event, error), res *ReplayResult) error {
 	var changes []cdc.Change
 	var failing []DeadLetter
-	var done []rowKey
+	var done []record.Key
 	for _, dl := range page {
 		ev, err := decode(dl)
 		switch {
@@ -240,8 +202,7 @@ func (w *Writer) replayChangePage(ctx context.Context, page []DeadLetter, decode
 			// Apply dead-letters a refused change under its source's key:
 			// the dead letter's own.
 			c := *ev.Change
-			c.Source = cdc.Record{ShardID: dl.ShardID, SequenceNumber: dl.SequenceNumber, SubSequenceNumber: dl.SubSequenceNumber,
-				PartitionKey: dl.PartitionKey, ArrivedAt: dl.ArrivedAt, Data: dl.Raw}
+			c.Source = dl.Source
 			changes = append(changes, c)
 		case ev.Control != nil:
 			dl.Stage, dl.Err = StageDecode, controlNotReplayed
@@ -249,7 +210,7 @@ func (w *Writer) replayChangePage(ctx context.Context, page []DeadLetter, decode
 		default: // the decoder skips it now, as the live processor would
 			w.log.Info().Str("shard_id", dl.ShardID).Str("seq", dl.SequenceNumber).Int64("sub_seq", dl.SubSequenceNumber).
 				Str("reason", ev.Skipped).Msg("dead letter skipped by the decoder now; removed without a change")
-			done = append(done, dl.key())
+			done = append(done, dl.Key())
 		}
 	}
 	if err := w.WriteDeadLetters(ctx, failing); err != nil {
@@ -262,7 +223,7 @@ func (w *Writer) replayChangePage(ctx context.Context, page []DeadLetter, decode
 		}
 		refused := keySet(ar.DeadLettered)
 		for _, c := range round {
-			if k := (rowKey{c.Source.ShardID, c.Source.SequenceNumber, c.Source.SubSequenceNumber}); !refused[k] {
+			if k := c.Source.Key(); !refused[k] {
 				done = append(done, k)
 			}
 		}
@@ -274,7 +235,7 @@ func (w *Writer) replayChangePage(ctx context.Context, page []DeadLetter, decode
 // only the rows it really removed: a dead letter another replay or a person
 // removed first is not counted twice. A retry deletes only the keys the
 // failed attempt left unsettled, so its count stays exact too.
-func (w *Writer) finishReplay(ctx context.Context, page []DeadLetter, done []rowKey, res *ReplayResult) error {
+func (w *core) finishReplay(ctx context.Context, page []DeadLetter, done []record.Key, res *ReplayResult) error {
 	left, removed := done, 0
 	_, err := w.retry.do(ctx, "delete replayed dead letters", func(ctx context.Context) error {
 		n, rest, err := w.deleteDeadLetters(ctx, left)
@@ -292,7 +253,7 @@ func (w *Writer) finishReplay(ctx context.Context, page []DeadLetter, done []row
 
 func (w *Writer) replayPage(ctx context.Context, page []DeadLetter, decode func(DeadLetter) (Row, error), res *ReplayResult) error {
 	var rows []Row
-	var origin []rowKey // dead-letter key of rows[i]
+	var origin []record.Key // dead-letter key of rows[i]
 	var undecodable []DeadLetter
 	for _, dl := range page {
 		row, err := decode(dl)
@@ -301,11 +262,11 @@ func (w *Writer) replayPage(ctx context.Context, page []DeadLetter, decode func(
 			undecodable = append(undecodable, dl)
 			continue
 		}
-		if row.Raw == nil {
-			row.Raw = dl.Raw
+		if row.Data == nil {
+			row.Data = dl.Data
 		}
 		rows = append(rows, row)
-		origin = append(origin, dl.key())
+		origin = append(origin, dl.Key())
 	}
 	if err := w.WriteDeadLetters(ctx, undecodable); err != nil {
 		return err
@@ -315,19 +276,19 @@ func (w *Writer) replayPage(ctx context.Context, page []DeadLetter, decode func(
 		return err
 	}
 	refused := keySet(wr.DeadLettered)
-	var done []rowKey
+	var done []record.Key
 	for i, r := range rows {
-		if !refused[rowKey{r.ShardID, r.SequenceNumber, r.SubSequenceNumber}] {
+		if !refused[r.Key()] {
 			done = append(done, origin[i])
 		}
 	}
 	return w.finishReplay(ctx, page, done, res)
 }
 
-func (w *Writer) readDeadLetters(ctx context.Context, shard string, after rowKey, limit int) ([]DeadLetter, error) {
+func (w *core) readDeadLetters(ctx context.Context, shard string, after record.Key, limit int) ([]DeadLetter, error) {
 	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
 	defer cancel()
-	rows, err := w.pool.Query(ctx, w.sql.selectDeadLetters, shard, after.shard, after.seq, after.subSeq, int64(limit))
+	rows, err := w.pool.Query(ctx, w.sql.selectDeadLetters, shard, after.ShardID, after.SequenceNumber, after.SubSequenceNumber, int64(limit))
 	if err != nil {
 		return nil, err
 	}
@@ -337,21 +298,15 @@ func (w *Writer) readDeadLetters(ctx context.Context, shard string, after rowKey
 		var d DeadLetter
 		var pkey, stage, msg pgtype.Text
 		var arrived pgtype.Timestamptz
-		var raw []byte
-		var rawText pgtype.Text
-		dest := []any{&d.ShardID, &d.SequenceNumber, &d.SubSequenceNumber, &pkey, &arrived, &raw, &stage, &msg}
-		if w.dialect == CrateDB {
-			dest[5] = &rawText
-		}
-		if err := rows.Scan(dest...); err != nil {
+		var stored any
+		if err := rows.Scan(&d.ShardID, &d.SequenceNumber, &d.SubSequenceNumber, &pkey, &arrived, &stored, &stage, &msg); err != nil {
 			return nil, err
 		}
-		if rawText.Valid {
-			if raw, err = base64.StdEncoding.DecodeString(rawText.String); err != nil {
-				return nil, fmt.Errorf("dead letter %s/%s/%d: raw is not base64: %w", d.ShardID, d.SequenceNumber, d.SubSequenceNumber, err)
-			}
+		raw, err := w.db.decodeRaw(stored)
+		if err != nil {
+			return nil, fmt.Errorf("dead letter %s: %w", d.Key(), err)
 		}
-		d.PartitionKey, d.Stage, d.Err, d.Raw = pkey.String, stage.String, msg.String, raw
+		d.PartitionKey, d.Stage, d.Err, d.Data = pkey.String, stage.String, msg.String, raw
 		if arrived.Valid {
 			d.ArrivedAt = arrived.Time.UTC()
 		}
@@ -364,16 +319,16 @@ func (w *Writer) readDeadLetters(ctx context.Context, shard string, after rowKey
 // rows it really removed. On an error, remaining are the keys whose outcome
 // is unknown (to be tried again); the others are settled: removed, or
 // already gone.
-func (w *Writer) deleteDeadLetters(ctx context.Context, keys []rowKey) (removed int, remaining []rowKey, err error) {
+func (w *core) deleteDeadLetters(ctx context.Context, keys []record.Key) (removed int, remaining []record.Key, err error) {
 	if len(keys) == 0 {
 		return 0, nil, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
 	defer cancel()
-	if w.dialect == PostgreSQL {
+	if w.sql.deleteDeadLetterUnnest != "" {
 		shard, seq, subSeq := make([]string, len(keys)), make([]string, len(keys)), make([]int64, len(keys))
 		for i, k := range keys {
-			shard[i], seq[i], subSeq[i] = k.shard, k.seq, k.subSeq
+			shard[i], seq[i], subSeq[i] = k.ShardID, k.SequenceNumber, k.SubSequenceNumber
 		}
 		// One statement: all keys or none. The row count is what it
 		// removed; a concurrent replay's DELETE waits for ours and then
@@ -389,38 +344,30 @@ func (w *Writer) deleteDeadLetters(ctx context.Context, keys []rowKey) (removed 
 	// already gone gets (DocumentMissingException), but also any other
 	// failure. Each -3 key is deleted again alone, where a missing row is
 	// "DELETE 0" and a real failure an error.
-	b := &pgx.Batch{}
-	for _, k := range keys {
-		b.Queue(w.sql.deleteDeadLetterRow, k.shard, k.seq, k.subSeq)
-	}
-	br := w.pool.SendBatch(ctx, b)
-	var alone []rowKey
+	stmts := make([]statement, len(keys))
 	for i, k := range keys {
-		tag, err := br.Exec()
-		if err != nil {
-			_ = br.Close() // reports the same failure again
-			return removed, append(alone, keys[i:]...), err
-		}
-		n, _ := rowCount(tag.String())
-		switch {
-		case n > 0:
-			removed += int(n)
-		case n < 0:
-			alone = append(alone, k)
-		}
+		stmts[i] = statement{w.sql.deleteDeadLetterRow, []any{k.ShardID, k.SequenceNumber, k.SubSequenceNumber}}
 	}
-	if err := br.Close(); err != nil {
-		return removed, alone, err
+	counts, err := w.bulk.send(ctx, stmts)
+	if err != nil {
+		return 0, keys, err
 	}
-	for j, k := range alone {
-		tag, err := w.pool.Exec(ctx, w.sql.deleteDeadLetterRow, k.shard, k.seq, k.subSeq)
-		if err == nil && rowFailed(tag.String()) {
-			err = fmt.Errorf("delete dead letter %s/%s/%d failed without error text (tag %q)", k.shard, k.seq, k.subSeq, tag.String())
+	var alone []int
+	for i, n := range counts {
+		if n < 0 {
+			alone = append(alone, i)
 		}
+		removed += int(max(n, 0))
+	}
+	for j, i := range alone {
+		n, err := w.bulk.alone(ctx, stmts[i], "delete dead letter", keys[i])
 		if err != nil {
-			return removed, alone[j:], err
+			rest := make([]record.Key, 0, len(alone)-j)
+			for _, i := range alone[j:] {
+				rest = append(rest, keys[i])
+			}
+			return removed, rest, err
 		}
-		n, _ := rowCount(tag.String())
 		removed += int(n)
 	}
 	return removed, nil, nil

@@ -82,7 +82,7 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := classify(tt.dialect, tt.err); got != tt.want {
+			if got := classify(dialectOf(tt.dialect), tt.err); got != tt.want {
 				t.Errorf("classify(%v, %v) = %v, want %v", tt.dialect, tt.err, got, tt.want)
 			}
 		})
@@ -158,13 +158,13 @@ var crateObserved = []struct {
 
 func TestClassifyCrateDBObserved(t *testing.T) {
 	for _, tt := range crateObserved {
-		if got := classify(CrateDB, tt.err); got != tt.want {
+		if got := classify(crateDB{}, tt.err); got != tt.want {
 			t.Errorf("%s: classify(%v) = %v, want %v", tt.how, tt.err, got, tt.want)
 		}
 	}
 	// A missing table is configuration on PostgreSQL too, and a stale
 	// CrateDB statement is recognised only from CrateDB.
-	if got := classify(PostgreSQL, pgErr("42P01", "Relation 'Relation not found for oid=1' unknown")); got != classConfig {
+	if got := classify(postgres{}, pgErr("42P01", "Relation 'Relation not found for oid=1' unknown")); got != classConfig {
 		t.Errorf("PostgreSQL 42P01 = %v, want config", got)
 	}
 }

@@ -46,18 +46,6 @@ func (l fitLevel) String() string {
 	return [...]string{"as-is", "known", "reloaded", "known-only", "aux-only", "text-only"}[l]
 }
 
-// payloadRules are the limits of the target's payload column.
-func payloadRules(d Dialect, objectPolicy string) shape.Rules {
-	switch {
-	case d == PostgreSQL:
-		return shape.PostgreSQL
-	case strings.EqualFold(objectPolicy, "ignored"):
-		return shape.CrateDBIgnored
-	default:
-		return shape.CrateDB
-	}
-}
-
 // fit prepares r's payload at level. It is safe for concurrent use.
 func (w *Writer) fit(r *Row, level fitLevel) (fitted, error) {
 	payload := payloadBytes(r)
@@ -93,17 +81,12 @@ func (w *Writer) fit(r *Row, level fitLevel) (fitted, error) {
 // firstFit is the level of a row's first attempt: CrateDB checks values
 // at Bind time, where one bad row fails the whole batch, so nothing goes
 // unfitted there.
-func (w *Writer) firstFit() fitLevel {
-	if w.dialect == CrateDB {
-		return fitKnown
-	}
-	return fitAsIs
-}
+func (w *Writer) firstFit() fitLevel { return w.db.firstFit() }
 
 // reloadColumns reads the payload's sub-columns from the database.
 func (w *Writer) reloadColumns(ctx context.Context) error {
-	if w.dialect != CrateDB {
-		return nil
+	if !w.db.typedSubColumns() {
+		return nil // jsonb makes no sub-columns
 	}
 	cols, err := w.loadObjectColumns(ctx, w.target, "payload")
 	if err != nil {
@@ -116,7 +99,7 @@ func (w *Writer) reloadColumns(ctx context.Context) error {
 }
 
 // loadObjectColumns reads the sub-columns of an object column of table.
-func (w *Writer) loadObjectColumns(ctx context.Context, table tableName, column string) (*shape.Columns, error) {
+func (w *core) loadObjectColumns(ctx context.Context, table tableName, column string) (*shape.Columns, error) {
 	names, types, err := w.subColumns(ctx, table, column)
 	if err != nil {
 		return nil, err
@@ -133,7 +116,7 @@ func (w *Writer) loadObjectColumns(ctx context.Context, table tableName, column 
 // subColumns reads the names and types of table's object sub-columns, which
 // CrateDB names col['a']['b'], of the object column named column ("" for
 // every object column).
-func (w *Writer) subColumns(ctx context.Context, table tableName, column string) (names, types []string, err error) {
+func (w *core) subColumns(ctx context.Context, table tableName, column string) (names, types []string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
 	defer cancel()
 	rows, err := w.pool.Query(ctx, w.sql.selectColumns, table.schema, table.name)

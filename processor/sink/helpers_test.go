@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 	"github.com/rs/zerolog"
 )
 
@@ -30,9 +31,10 @@ func methodsFor(db pgtest.DB) []writeMethod {
 
 // refresh makes the writer's recent writes to tables (default: the target
 // and dead-letter tables) visible to queries (CrateDB).
-func refresh(t testing.TB, w *Writer, tables ...tableName) {
+func refresh(t testing.TB, ww writer, tables ...tableName) {
+	w := ww.base()
 	t.Helper()
-	if w.dialect != CrateDB {
+	if w.Dialect() != CrateDB {
 		return
 	}
 	if len(tables) == 0 {
@@ -47,9 +49,10 @@ func refresh(t testing.TB, w *Writer, tables ...tableName) {
 
 // rawOf is a dead letter's raw column as read back: CrateDB keeps it as
 // base64 text.
-func rawOf(t testing.TB, w *Writer, stored []byte) []byte {
+func rawOf(t testing.TB, ww writer, stored []byte) []byte {
+	w := ww.base()
 	t.Helper()
-	if w.dialect != CrateDB {
+	if w.Dialect() != CrateDB {
 		return stored
 	}
 	b, err := base64.StdEncoding.DecodeString(string(stored))
@@ -82,33 +85,46 @@ func testLogger(t testing.TB) zerolog.Logger {
 // openTest opens a Writer with fresh tables and drops them afterwards.
 func openTest(t testing.TB, url string, mutate func(*Config)) *Writer {
 	t.Helper()
-	cfg := Config{
-		Table:         "public." + uniqueTable(t),
-		CreateTables:  true,
-		Logger:        testLogger(t),
-		Retry:         RetryPolicy{InitialBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, MaxWait: 30 * time.Second},
-		ProgressTable: "",
-	}
-	cfg.ProgressTable = cfg.Table + "_progress"
-	if mutate != nil {
-		mutate(&cfg)
-	}
+	cfg := testConfig(t, mutate)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	w, err := Open(ctx, url, cfg)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
+	dropAtCleanup(t, w.core)
+	return w
+}
+
+// testConfig is a Config on fresh tables named after the test.
+func testConfig(t testing.TB, mutate func(*Config)) Config {
+	cfg := Config{
+		Table:        "public." + uniqueTable(t),
+		CreateTables: true,
+		Logger:       testLogger(t),
+		Retry:        RetryPolicy{InitialBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, MaxWait: 30 * time.Second},
+	}
+	cfg.ProgressTable = cfg.Table + "_progress"
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	return cfg
+}
+
+// dropAtCleanup drops c's tables and closes it when the test ends.
+func dropAtCleanup(t testing.TB, c *core, more ...func(ctx context.Context)) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		// The server may be gone in tests that stop it; dropping is best effort.
-		for _, tb := range []tableName{w.target, w.deadLetter, w.progress} {
-			_, _ = w.pool.Exec(ctx, "DROP TABLE IF EXISTS "+tb.sql())
+		for _, f := range more {
+			f(ctx)
 		}
-		w.Close()
+		// The server may be gone in tests that stop it; dropping is best effort.
+		for _, tb := range []tableName{c.target, c.deadLetter, c.progress} {
+			_, _ = c.pool.Exec(ctx, "DROP TABLE IF EXISTS "+tb.sql())
+		}
+		c.Close()
 	})
-	return w
 }
 
 // payloadOf builds a JSON object of about size bytes.
@@ -123,20 +139,14 @@ func makeRows(shard string, n, size int) []Row {
 	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for i := range rows {
 		p := payloadOf(i, size)
-		rows[i] = Row{
-			ShardID:        shard,
-			SequenceNumber: fmt.Sprintf("4959%056d", i),
-			PartitionKey:   fmt.Sprintf("pk-%d", i%17),
-			ArrivedAt:      base.Add(time.Duration(i) * time.Millisecond),
-			Payload:        p,
-			Raw:            p,
-		}
+		rows[i] = Row{Source: record.Source{ShardID: shard, SequenceNumber: fmt.Sprintf("4959%056d", i), PartitionKey: fmt.Sprintf("pk-%d", i%17), ArrivedAt: base.Add(time.Duration(i) * time.Millisecond), Data: p}, Payload: p}
 	}
 	return rows
 }
 
 // count counts the rows of a table of w (refreshed first on CrateDB).
-func count(t testing.TB, w *Writer, table tableName) int {
+func count(t testing.TB, ww writer, table tableName) int {
+	w := ww.base()
 	t.Helper()
 	refresh(t, w, table)
 	var n int
@@ -145,3 +155,8 @@ func count(t testing.TB, w *Writer, table tableName) int {
 	}
 	return n
 }
+
+// writer is a Writer or a ChangeWriter, for helpers that need their core.
+type writer interface{ base() *core }
+
+func (c *core) base() *core { return c }

@@ -109,19 +109,12 @@ func (t tableName) String() string { return t.sql() }
 // maxPostgresIdent is PostgreSQL's identifier length in bytes (NAMEDATALEN-1).
 const maxPostgresIdent = 63
 
-// checkNameLengths refuses names PostgreSQL would silently truncate: the
-// table would be created and written under a shorter name than the one
-// looked up (the dead-letter table's "_deadletter" suffix makes that easy
-// to hit).
-func checkNameLengths(d Dialect, names ...tableName) error {
-	if d != PostgreSQL {
-		return nil
-	}
+// checkNames asks d whether it keeps every part of names as given.
+func checkNames(d dialect, names ...tableName) error {
 	for _, n := range names {
 		for _, part := range []string{n.schema, n.name} {
-			if len(part) > maxPostgresIdent {
-				return fmt.Errorf("name %q is %d bytes, longer than PostgreSQL's %d-byte identifiers (shorten it or set the table names explicitly)",
-					part, len(part), maxPostgresIdent)
+			if err := d.checkName(part); err != nil {
+				return err
 			}
 		}
 	}

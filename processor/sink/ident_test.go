@@ -58,7 +58,7 @@ func TestDialect(t *testing.T) {
 	if PostgreSQL.String() != "postgresql" || CrateDB.String() != "cratedb" || Dialect(7).String() != "dialect(7)" {
 		t.Errorf("String: %s %s %s", PostgreSQL, CrateDB, Dialect(7))
 	}
-	if PostgreSQL.defaultSchema() != "public" || CrateDB.defaultSchema() != "doc" {
+	if (postgres{}).defaultSchema() != "public" || (crateDB{}).defaultSchema() != "doc" {
 		t.Error("default schemas")
 	}
 	for v, want := range map[string]bool{"6.4.3": true, "6.3.0": true, "7.0.1": true, "6.2.9": false, "5.10.1": false, "": false, "x.y": false} {
@@ -81,7 +81,7 @@ func TestCheckNameLengths(t *testing.T) {
 		{PostgreSQL, []tableName{{"public", strings.Repeat("é", 32)}}, false}, // 64 bytes
 		{CrateDB, []tableName{{"doc", long}}, true},
 	} {
-		if err := checkNameLengths(tt.d, tt.names...); (err == nil) != tt.ok {
+		if err := checkNames(dialectOf(tt.d), tt.names...); (err == nil) != tt.ok {
 			t.Errorf("%v %v: %v", tt.d, tt.names, err)
 		}
 	}

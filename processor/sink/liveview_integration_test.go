@@ -29,7 +29,7 @@ func TestLiveViewSQLOnEachDatabase(t *testing.T) {
 		})
 		mustExec(t, w, createLiveView(table, view, spec))
 		mustExec(t, w, `INSERT INTO `+table.sql()+` ("id", "note", "cdc_deleted") VALUES (1, 'live', FALSE), (2, 'tombstone', TRUE), (3, 'adopted', NULL)`)
-		if w.dialect == CrateDB {
+		if w.Dialect() == CrateDB {
 			mustExec(t, w, `REFRESH TABLE `+table.sql())
 		}
 		rows, err := w.pool.Query(ctx, `SELECT "id", "note" FROM `+view.sql()+` ORDER BY "id"`)
@@ -55,8 +55,9 @@ func TestLiveViewSQLOnEachDatabase(t *testing.T) {
 	})
 }
 
-func mustExec(t *testing.T, w *Writer, sql string) {
+func mustExec(t *testing.T, ww writer, sql string) {
 	t.Helper()
+	w := ww.base()
 	if _, err := w.pool.Exec(context.Background(), sql); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}

@@ -97,12 +97,12 @@ func TestParseErrorIsNeverARowError(t *testing.T) {
 		if !atParse(err) {
 			t.Errorf("%s: atParse(%v) = false (%T)", name, err, err)
 		}
-		if got := classify(CrateDB, err); got != classConfig {
+		if got := classify(crateDB{}, err); got != classConfig {
 			t.Errorf("%s: classify(%v) = %v, want config", name, err, got)
 		}
 	}
 	// The same message at run time blames the row.
-	if got := classify(CrateDB, pgErr("XX000", refusal.Message)); got != classRow {
+	if got := classify(crateDB{}, pgErr("XX000", refusal.Message)); got != classRow {
 		t.Errorf("run-time XX000 = %v, want row", got)
 	}
 }

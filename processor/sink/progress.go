@@ -21,7 +21,7 @@ type Progress struct {
 // UpdateProgress upserts the shard's row in the progress table and stamps
 // updated_at with the database's clock. It makes one attempt: progress is
 // for people watching, and must never hold up the records themselves.
-func (w *Writer) UpdateProgress(ctx context.Context, p Progress) error {
+func (w *core) UpdateProgress(ctx context.Context, p Progress) error {
 	if w.closed.Load() {
 		return ErrClosed
 	}

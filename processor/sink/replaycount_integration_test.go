@@ -5,20 +5,20 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 )
 
 func replayableDeadLetters(n int) []DeadLetter {
 	dls := make([]DeadLetter, n)
 	for i := range dls {
-		dls[i] = DeadLetter{ShardID: "shardId-000000000004", SequenceNumber: fmt.Sprintf("4959%056d", i),
-			Raw: []byte(fmt.Sprintf(`{"id":%d}`, i)), Stage: StageDecode, Err: "was broken"}
+		dls[i] = DeadLetter{Source: record.Source{ShardID: "shardId-000000000004", SequenceNumber: fmt.Sprintf("4959%056d", i), Data: []byte(fmt.Sprintf(`{"id":%d}`, i))}, Stage: StageDecode, Err: "was broken"}
 	}
 	return dls
 }
 
 func rowOf(d DeadLetter) (Row, error) {
-	return Row{ShardID: d.ShardID, SequenceNumber: d.SequenceNumber, SubSequenceNumber: d.SubSequenceNumber,
-		PartitionKey: d.PartitionKey, ArrivedAt: d.ArrivedAt, Payload: d.Raw}, nil
+	return Row{Source: d.Source, Payload: d.Data}, nil
 }
 
 // TestConcurrentReplaysCountEachRowOnce runs two replays over the same dead
@@ -79,11 +79,11 @@ func TestReplayDoesNotCountDeadLetterDeletedByHand(t *testing.T) {
 		if err := w.WriteDeadLetters(ctx, dls); err != nil {
 			t.Fatal(err)
 		}
-		gone := dls[7].key()
+		gone := dls[7].Key()
 		res, err := w.ReplayDeadLetters(ctx, ReplayFilter{PageSize: 50}, func(d DeadLetter) (Row, error) {
-			if d.key() == gone {
+			if d.Key() == gone {
 				if _, err := w.pool.Exec(ctx, `DELETE FROM `+w.deadLetter.sql()+` WHERE shard_id = $1 AND seq = $2 AND sub_seq = $3`,
-					gone.shard, gone.seq, gone.subSeq); err != nil {
+					gone.ShardID, gone.SequenceNumber, gone.SubSequenceNumber); err != nil {
 					t.Errorf("deleting by hand: %v", err)
 				}
 			}
@@ -95,7 +95,7 @@ func TestReplayDoesNotCountDeadLetterDeletedByHand(t *testing.T) {
 		if res != (ReplayResult{Scanned: 20, Replayed: 19, AlreadyGone: 1}) {
 			t.Fatalf("replay result %+v", res)
 		}
-		if w.dialect == CrateDB {
+		if w.Dialect() == CrateDB {
 			mustExec(t, w, "REFRESH TABLE "+w.target.sql())
 		}
 		if got := count(t, w, w.target); got != 20 {

@@ -64,9 +64,9 @@ func (p RetryPolicy) backoff(n int) time.Duration {
 // retrier runs an operation until it succeeds, fails permanently, reaches
 // its deadline (the policy's MaxWait, the context's), or the context ends.
 type retrier struct {
-	policy  RetryPolicy
-	dialect Dialect
-	log     zerolog.Logger
+	policy RetryPolicy
+	db     dialect
+	log    zerolog.Logger
 	// resetPool is called before waiting when the error means the pooled
 	// connections are likely dead or hold stale prepared statements
 	// (needsPoolReset).
@@ -131,7 +131,7 @@ func (r retrier) do(ctx context.Context, op string, fn func(context.Context) err
 			}
 			return attempt - 1, fmt.Errorf("%s: %w (last error: %v)", op, ctxErr, err)
 		}
-		class := classify(r.dialect, err)
+		class := classify(r.db, err)
 		if class == classRow || (class == classConfig && r.failFastOnConfig) {
 			return attempt - 1, fmt.Errorf("%s: %w", op, err)
 		}

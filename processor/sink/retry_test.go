@@ -181,7 +181,7 @@ func retryLevels(t *testing.T, errs []error) (levels []string, resets int) {
 	t.Helper()
 	var buf strings.Builder
 	r := fastRetrier()
-	r.dialect = CrateDB
+	r.db = crateDB{}
 	r.log = zerolog.New(&buf)
 	r.resetPool = func() { resets++ }
 	calls := 0

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 	"github.com/rs/zerolog"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/testenv"
@@ -73,7 +74,7 @@ func TestEveryRowRefusedFinishesDespiteTimeouts(t *testing.T) {
 	rows := make([]Row, n+1)
 	for i := range rows {
 		p := []byte(fmt.Sprintf(`{"i":%d}`, i))
-		rows[i] = Row{ShardID: "shardId-000000000002", SequenceNumber: fmt.Sprintf("4959%056d", i), PartitionKey: "refused", Payload: p, Raw: p}
+		rows[i] = Row{Source: record.Source{ShardID: "shardId-000000000002", SequenceNumber: fmt.Sprintf("4959%056d", i), PartitionKey: "refused", Data: p}, Payload: p}
 	}
 	rows[0].PartitionKey = "fine"
 	proxy.SetDelay(delay)

@@ -67,150 +67,16 @@ const targetColumns = `"shard_id", "seq", "sub_seq", "partition_key", "arrived_a
 // insertColumns are targetColumns plus what a fitted payload may need.
 const insertColumns = targetColumns + `, "payload_aux", "payload_text"`
 
+// recordTableDDL creates a table keyed by the record's identity: the
+// record's columns (arrival typed as timestamp), then columns, then the key.
+func recordTableDDL(table tableName, timestamp string, columns ...string) string {
+	return `CREATE TABLE IF NOT EXISTS ` + table.sql() + ` (` +
+		`"shard_id" TEXT NOT NULL, "seq" TEXT NOT NULL, "sub_seq" BIGINT NOT NULL, "partition_key" TEXT, ` +
+		`"arrived_at" ` + timestamp + `, ` + strings.Join(columns, ", ") + `, PRIMARY KEY (` + pkColumns + `))`
+}
+
 const deadLetterColumns = `"shard_id", "seq", "sub_seq", "partition_key", "arrived_at", "raw", "stage", "error", "failed_at", "attempts"`
 const pkColumns = `"shard_id", "seq", "sub_seq"`
-
-func buildStatements(d Dialect, target, deadLetter, progress tableName, objectPolicy string) statements {
-	if d == CrateDB {
-		return crateStatements(target, deadLetter, progress, objectPolicy)
-	}
-	return postgresStatements(target, deadLetter, progress)
-}
-
-func crateStatements(target, deadLetter, progress tableName, objectPolicy string) statements {
-	policy := "DYNAMIC"
-	if strings.EqualFold(objectPolicy, "ignored") {
-		policy = "IGNORED"
-	}
-	return statements{
-		createTarget: `CREATE TABLE IF NOT EXISTS ` + target.sql() + ` (` +
-			`"shard_id" TEXT NOT NULL, ` +
-			`"seq" TEXT NOT NULL, ` +
-			`"sub_seq" BIGINT NOT NULL, ` +
-			`"partition_key" TEXT, ` +
-			`"arrived_at" TIMESTAMP WITH TIME ZONE, ` +
-			`"payload" OBJECT(` + policy + `), ` +
-			`"payload_aux" OBJECT(IGNORED), ` +
-			`"payload_text" TEXT INDEX OFF STORAGE WITH (columnstore = false), ` +
-			`"written_at" TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP, ` +
-			`PRIMARY KEY (` + pkColumns + `))`,
-		// raw holds base64 of arbitrary size, so it is neither indexed nor
-		// column-stored (indexed strings are limited to 32766 bytes).
-		createDeadLetter: `CREATE TABLE IF NOT EXISTS ` + deadLetter.sql() + ` (` +
-			`"shard_id" TEXT NOT NULL, ` +
-			`"seq" TEXT NOT NULL, ` +
-			`"sub_seq" BIGINT NOT NULL, ` +
-			`"partition_key" TEXT, ` +
-			`"arrived_at" TIMESTAMP WITH TIME ZONE, ` +
-			`"raw" TEXT INDEX OFF STORAGE WITH (columnstore = false), ` +
-			`"stage" TEXT, ` +
-			`"error" TEXT, ` +
-			`"failed_at" TIMESTAMP WITH TIME ZONE, ` +
-			`"attempts" INTEGER, ` +
-			`PRIMARY KEY (` + pkColumns + `))`,
-		createProgress: progressDDL(progress, "TEXT", "BIGINT", "TIMESTAMP WITH TIME ZONE"),
-		tableExists:    tableExistsSQL,
-
-		insertRow: `INSERT INTO ` + target.sql() + ` (` + insertColumns + `) ` +
-			`VALUES ($1::TEXT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::TIMESTAMPTZ, $6::OBJECT, $7::OBJECT, $8::TEXT) ` +
-			`ON CONFLICT (` + pkColumns + `) DO NOTHING`,
-		insertRowNoAux: `INSERT INTO ` + target.sql() + ` (` + targetColumns + `) ` +
-			`VALUES ($1::TEXT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::TIMESTAMPTZ, $6::OBJECT) ` +
-			`ON CONFLICT (` + pkColumns + `) DO NOTHING`,
-		// Explicit array types: CrateDB cannot infer a parameter's type
-		// inside UNNEST (crate/crate#10620).
-		insertUnnest: `INSERT INTO ` + target.sql() + ` (` + insertColumns + `) ` +
-			`SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TIMESTAMPTZ[], ` +
-			`$6::ARRAY(OBJECT), $7::ARRAY(OBJECT), $8::TEXT[]) ` +
-			`ON CONFLICT (` + pkColumns + `) DO NOTHING`,
-		insertUnnestNoAux: `INSERT INTO ` + target.sql() + ` (` + targetColumns + `) ` +
-			`SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TIMESTAMPTZ[], $6::ARRAY(OBJECT)) ` +
-			`ON CONFLICT (` + pkColumns + `) DO NOTHING`,
-		addAuxColumn:  `ALTER TABLE ` + target.sql() + ` ADD COLUMN "payload_aux" OBJECT(IGNORED)`,
-		addTextColumn: `ALTER TABLE ` + target.sql() + ` ADD COLUMN "payload_text" TEXT INDEX OFF STORAGE WITH (columnstore = false)`,
-		selectColumns: selectColumnsSQL,
-
-		upsertDeadLetterRow: `INSERT INTO ` + deadLetter.sql() + ` (` + deadLetterColumns + `) ` +
-			`VALUES ($1::TEXT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::TIMESTAMPTZ, $6::TEXT, $7::TEXT, $8::TEXT, CURRENT_TIMESTAMP, 1) ` +
-			deadLetterConflict(""),
-		selectDeadLetters:   selectDeadLettersSQL(deadLetter),
-		deleteDeadLetterRow: `DELETE FROM ` + deadLetter.sql() + ` WHERE "shard_id" = $1::TEXT AND "seq" = $2::TEXT AND "sub_seq" = $3::BIGINT`,
-		refreshDeadLetters:  `REFRESH TABLE ` + deadLetter.sql(),
-
-		upsertProgress: upsertProgressSQL(progress, "", ""),
-	}
-}
-
-func postgresStatements(target, deadLetter, progress tableName) statements {
-	return statements{
-		createTarget: `CREATE TABLE IF NOT EXISTS ` + target.sql() + ` (` +
-			`"shard_id" TEXT NOT NULL, ` +
-			`"seq" TEXT NOT NULL, ` +
-			`"sub_seq" BIGINT NOT NULL, ` +
-			`"partition_key" TEXT, ` +
-			`"arrived_at" TIMESTAMPTZ, ` +
-			`"payload" JSONB, ` +
-			`"payload_aux" JSONB, ` +
-			`"payload_text" TEXT, ` +
-			`"written_at" TIMESTAMPTZ DEFAULT now(), ` +
-			`PRIMARY KEY (` + pkColumns + `))`,
-		createDeadLetter: `CREATE TABLE IF NOT EXISTS ` + deadLetter.sql() + ` (` +
-			`"shard_id" TEXT NOT NULL, ` +
-			`"seq" TEXT NOT NULL, ` +
-			`"sub_seq" BIGINT NOT NULL, ` +
-			`"partition_key" TEXT, ` +
-			`"arrived_at" TIMESTAMPTZ, ` +
-			`"raw" BYTEA, ` +
-			`"stage" TEXT, ` +
-			`"error" TEXT, ` +
-			`"failed_at" TIMESTAMPTZ, ` +
-			`"attempts" INTEGER, ` +
-			`PRIMARY KEY (` + pkColumns + `))`,
-		createProgress: progressDDL(progress, "TEXT", "BIGINT", "TIMESTAMPTZ"),
-		tableExists:    tableExistsSQL,
-
-		insertRow: `INSERT INTO ` + target.sql() + ` (` + insertColumns + `) ` +
-			`VALUES ($1::TEXT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::TIMESTAMPTZ, $6::JSONB, $7::JSONB, $8::TEXT) ` +
-			`ON CONFLICT (` + pkColumns + `) DO NOTHING`,
-		insertRowNoAux: `INSERT INTO ` + target.sql() + ` (` + targetColumns + `) ` +
-			`VALUES ($1::TEXT, $2::TEXT, $3::BIGINT, $4::TEXT, $5::TIMESTAMPTZ, $6::JSONB) ` +
-			`ON CONFLICT (` + pkColumns + `) DO NOTHING`,
-		addAuxColumn:  `ALTER TABLE ` + target.sql() + ` ADD COLUMN IF NOT EXISTS "payload_aux" JSONB`,
-		addTextColumn: `ALTER TABLE ` + target.sql() + ` ADD COLUMN IF NOT EXISTS "payload_text" TEXT`,
-		selectColumns: selectColumnsSQL,
-		// The payload travels as text and is cast per row, so a value that
-		// jsonb rejects fails the statement with a data error we can bisect.
-		insertUnnest: `INSERT INTO ` + target.sql() + ` (` + targetColumns + `) ` +
-			`SELECT u.s, u.q, u.ss, u.pk, u.a, u.p::JSONB ` +
-			`FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TIMESTAMPTZ[], $6::TEXT[]) AS u(s, q, ss, pk, a, p) ` +
-			`ON CONFLICT (` + pkColumns + `) DO NOTHING`,
-		// The stage is per session and emptied at COMMIT. It has the
-		// target's column types, whatever they are (a user may have made
-		// the table), so rows move over without casts. Both strings are
-		// multi-statement simple-protocol queries to save round trips.
-		stageBegin: `BEGIN; CREATE TEMP TABLE IF NOT EXISTS ` + stageTable + ` (LIKE ` + target.sql() + `) ON COMMIT DELETE ROWS`,
-		stageCommit: `INSERT INTO ` + target.sql() + ` (` + targetColumns + `) ` +
-			`SELECT ` + targetColumns + ` FROM ` + stageTable + ` ` +
-			`ON CONFLICT (` + pkColumns + `) DO NOTHING; COMMIT`,
-		rollback:       `ROLLBACK`,
-		copyTarget:     `COPY ` + target.sql() + ` (` + targetColumns + `) FROM STDIN (FORMAT binary)`,
-		copyStage:      `COPY ` + stageTable + ` (` + targetColumns + `) FROM STDIN (FORMAT binary)`,
-		describeTarget: `SELECT ` + targetColumns + ` FROM ` + target.sql() + ` LIMIT 0`,
-		describeStage:  `SELECT ` + targetColumns + ` FROM ` + stageTable + ` LIMIT 0`,
-
-		// Callers de-duplicate keys first: DO UPDATE may not touch a row twice.
-		upsertDeadLetterUnnest: `INSERT INTO ` + deadLetter.sql() + ` AS d (` + deadLetterColumns + `) ` +
-			`SELECT u.s, u.q, u.ss, u.pk, u.a, u.r, u.st, u.e, now(), 1 ` +
-			`FROM unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TIMESTAMPTZ[], $6::BYTEA[], $7::TEXT[], $8::TEXT[]) AS u(s, q, ss, pk, a, r, st, e) ` +
-			deadLetterConflict("d."),
-		selectDeadLetters: selectDeadLettersSQL(deadLetter),
-		deleteDeadLetterUnnest: `DELETE FROM ` + deadLetter.sql() + ` AS d USING ` +
-			`unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[]) AS u(s, q, ss) ` +
-			`WHERE d."shard_id" = u.s AND d."seq" = u.q AND d."sub_seq" = u.ss`,
-
-		upsertProgress: upsertProgressSQL(progress, " AS p", "p."),
-	}
-}
 
 // deadLetterConflict keeps the first failure's raw bytes and counts attempts.
 // existing names the stored row: CrateDB resolves the bare column to it (its

@@ -24,9 +24,9 @@ func namedStatements(s statements) [][2]string {
 }
 
 func testStatements(d Dialect, policy string) statements {
-	schema := d.defaultSchema()
+	schema := dialectOf(d).defaultSchema()
 	target := tableName{schema, "kinesis_events"}
-	return buildStatements(d, target, target.withSuffix("_deadletter"), tableName{schema, "kinesis_progress"}, policy)
+	return dialectOf(d).statements(target, target.withSuffix("_deadletter"), tableName{schema, "kinesis_progress"}, policy)
 }
 
 // The golden files hold all SQL per dialect in one readable place, so a
@@ -141,7 +141,7 @@ func TestPlaceholderCounts(t *testing.T) {
 
 func TestStatementsQuoteConfiguredNames(t *testing.T) {
 	target := tableName{"My Schema", `ev"il`}
-	s := buildStatements(CrateDB, target, target.withSuffix("_dl"), tableName{"My Schema", "p"}, "")
+	s := crateDB{}.statements(target, target.withSuffix("_dl"), tableName{"My Schema", "p"}, "")
 	for _, want := range []string{`INSERT INTO "My Schema"."ev""il" (`, `CREATE TABLE IF NOT EXISTS "My Schema"."ev""il_dl" (`, `"My Schema"."p"`} {
 		found := false
 		for _, ns := range namedStatements(s) {
@@ -174,7 +174,7 @@ func TestChunkEnd(t *testing.T) {
 		{"the end", 10, 100, rows(1, 1), 1, 2},
 	}
 	for _, tt := range tests {
-		w := &Writer{chunkSize: tt.chunkSize, chunkBytes: tt.bytes}
+		w := &Writer{core: &core{chunkSize: tt.chunkSize, chunkBytes: tt.bytes}}
 		if got := w.chunkEnd(tt.rows, tt.start); got != tt.wantEnd {
 			t.Errorf("%s: chunkEnd = %d, want %d", tt.name, got, tt.wantEnd)
 		}

@@ -31,7 +31,7 @@ func (w *Writer) insertCrateUnnest(ctx context.Context, rows []Row) (failed []in
 	}
 	tag, err := w.pool.Exec(ctx, sql, args...)
 	if err != nil {
-		if classify(w.dialect, err) == classTransient {
+		if classify(w.db, err) == classTransient {
 			return nil, err
 		}
 		return w.insertBatch(ctx, rows)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 )
 
 // TestCrateUnnestFallsBackOnShortCounts covers the two ways an UNNEST into
@@ -21,8 +22,7 @@ func TestCrateUnnestFallsBackOnShortCounts(t *testing.T) {
 	rows := func(from, n int, payload func(i int) string) []Row {
 		out := make([]Row, n)
 		for i := range out {
-			out[i] = Row{ShardID: "shardId-000000000000", SequenceNumber: fmt.Sprintf("%056d", from+i),
-				PartitionKey: "k", ArrivedAt: time.Now(), Payload: []byte(payload(from + i))}
+			out[i] = Row{Source: record.Source{ShardID: "shardId-000000000000", SequenceNumber: fmt.Sprintf("%056d", from+i), PartitionKey: "k", ArrivedAt: time.Now()}, Payload: []byte(payload(from + i))}
 		}
 		return out
 	}

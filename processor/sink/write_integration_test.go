@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 )
 
 var postgresMethods = []writeMethod{methodUnnest, methodCopy, methodBatch}
@@ -38,11 +39,10 @@ func testWriteRoundTripsEveryColumn(t *testing.T, db pgtest.DB) {
 		topSubSeq--
 	}
 	rows := []Row{
-		{ShardID: "shardId-000000000001", SequenceNumber: seq128, SubSequenceNumber: 7, PartitionKey: "ключ/🔑", ArrivedAt: arrived, Payload: payload},
-		{ShardID: "shardId-000000000001", SequenceNumber: seq128, SubSequenceNumber: 8, PartitionKey: "", Payload: []byte(`{}`)},
+		{Source: record.Source{ShardID: "shardId-000000000001", SequenceNumber: seq128, SubSequenceNumber: 7, PartitionKey: "ключ/🔑", ArrivedAt: arrived}, Payload: payload},
+		{Source: record.Source{ShardID: "shardId-000000000001", SequenceNumber: seq128, SubSequenceNumber: 8, PartitionKey: ""}, Payload: []byte(`{}`)},
 		// Larger than the 64 KiB pieces pgconn reads a COPY in, before the epoch, top sub-sequence.
-		{ShardID: "shardId-000000000001", SequenceNumber: seq128, SubSequenceNumber: topSubSeq, PartitionKey: "k",
-			ArrivedAt: time.UnixMilli(-1).UTC(), Payload: []byte(`{"pad":"` + strings.Repeat("é", 150_000) + `"}`)},
+		{Source: record.Source{ShardID: "shardId-000000000001", SequenceNumber: seq128, SubSequenceNumber: topSubSeq, PartitionKey: "k", ArrivedAt: time.UnixMilli(-1).UTC()}, Payload: []byte(`{"pad":"` + strings.Repeat("é", 150_000) + `"}`)},
 	}
 	variants := map[string]func(*Writer){}
 	if !db.Crate() {
@@ -175,21 +175,21 @@ func badRows(db pgtest.DB) []struct {
 			msg string
 			row Row
 		}{
-			{"text after the value", Row{PartitionKey: "trailing text", Payload: []byte(`{"a":1}}`)}},
-			{"bad literal", Row{PartitionKey: "bad literal", Payload: []byte(`{"a":tru}`)}},
-			{"unexpected end at byte 5", Row{PartitionKey: "truncated", Payload: []byte(`{"a":`)}},
-			{"unexpected end at byte 0", Row{PartitionKey: "missing payload", Payload: nil}},
+			{"text after the value", Row{Source: record.Source{PartitionKey: "trailing text"}, Payload: []byte(`{"a":1}}`)}},
+			{"bad literal", Row{Source: record.Source{PartitionKey: "bad literal"}, Payload: []byte(`{"a":tru}`)}},
+			{"unexpected end at byte 5", Row{Source: record.Source{PartitionKey: "truncated"}, Payload: []byte(`{"a":`)}},
+			{"unexpected end at byte 0", Row{Source: record.Source{PartitionKey: "missing payload"}, Payload: nil}},
 		}
 	}
 	return []struct {
 		msg string
 		row Row
 	}{
-		{"invalid input syntax for type json", Row{PartitionKey: "trailing text", Payload: []byte(`{"a":1}}`)}},
-		{"invalid input syntax for type json", Row{PartitionKey: "bad literal", Payload: []byte(`{"a":tru}`)}},
-		{"invalid input syntax for type json", Row{PartitionKey: "truncated", Payload: []byte(`{"a":`)}},
-		{"invalid input syntax for type json", Row{PartitionKey: "missing payload", Payload: nil}},
-		{"invalid byte sequence", Row{PartitionKey: "nul\x00key", Payload: []byte(`{"ok":1}`)}},
+		{"invalid input syntax for type json", Row{Source: record.Source{PartitionKey: "trailing text"}, Payload: []byte(`{"a":1}}`)}},
+		{"invalid input syntax for type json", Row{Source: record.Source{PartitionKey: "bad literal"}, Payload: []byte(`{"a":tru}`)}},
+		{"invalid input syntax for type json", Row{Source: record.Source{PartitionKey: "truncated"}, Payload: []byte(`{"a":`)}},
+		{"invalid input syntax for type json", Row{Source: record.Source{PartitionKey: "missing payload"}, Payload: nil}},
+		{"invalid byte sequence", Row{Source: record.Source{PartitionKey: "nul\x00key"}, Payload: []byte(`{"ok":1}`)}},
 	}
 }
 
@@ -209,7 +209,7 @@ func testBadRowsAreDeadLetteredOthersWritten(t *testing.T, db pgtest.DB) {
 				pos := []int{0, 57, 58, 120, 199}
 				for i, bad := range badRows(db) {
 					r := &rows[pos[i]]
-					r.PartitionKey, r.Payload, r.Raw = bad.row.PartitionKey, bad.row.Payload, append([]byte("raw:"), bad.row.Payload...)
+					r.PartitionKey, r.Payload, r.Data = bad.row.PartitionKey, bad.row.Payload, append([]byte("raw:"), bad.row.Payload...)
 					wantErr[r.SequenceNumber] = bad.msg
 				}
 				res, err := w.Write(context.Background(), rows)
@@ -349,8 +349,7 @@ func TestWriteDeadLettersUpdatesOnConflict(t *testing.T) {
 func testWriteDeadLettersUpdatesOnConflict(t *testing.T, db pgtest.DB) {
 	url := db.URL
 	w := openTest(t, url, nil)
-	dl := DeadLetter{ShardID: "shardId-000000000005", SequenceNumber: "42", SubSequenceNumber: 1,
-		PartitionKey: "pk\x00", Raw: []byte{0, 1, 2, 0xff}, Stage: StageDecode, Err: "first"}
+	dl := DeadLetter{Source: record.Source{ShardID: "shardId-000000000005", SequenceNumber: "42", SubSequenceNumber: 1, PartitionKey: "pk\x00", Data: []byte{0, 1, 2, 0xff}}, Stage: StageDecode, Err: "first"}
 	if err := w.WriteDeadLetters(context.Background(), []DeadLetter{dl}); err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +369,7 @@ func testWriteDeadLettersUpdatesOnConflict(t *testing.T, db pgtest.DB) {
 		t.Fatal(err)
 	}
 	raw = rawOf(t, w, raw)
-	if n != 1 || attempts != 2 || stage != StageWrite || msg != "second" || !bytes.Equal(raw, dl.Raw) || arrived.Valid {
+	if n != 1 || attempts != 2 || stage != StageWrite || msg != "second" || !bytes.Equal(raw, dl.Data) || arrived.Valid {
 		t.Fatalf("got n=%d attempts=%d stage=%q err=%q raw=%x arrived=%v", n, attempts, stage, msg, raw, arrived)
 	}
 }
@@ -429,24 +428,23 @@ func testReplayDeadLettersMovesFixedRows(t *testing.T, db pgtest.DB) {
 	// "fixed" decoder still cannot handle it.
 	for _, i := range []int{3, 10, 11, 25} {
 		rows[i].Payload = []byte(fmt.Sprintf(`{"id":%d,"s":`, i))
-		rows[i].Raw = rows[i].Payload
+		rows[i].Data = rows[i].Payload
 	}
-	rows[25].Raw = []byte("hopeless")
+	rows[25].Data = []byte("hopeless")
 	res, err := w.Write(ctx, rows)
 	if err != nil || len(res.DeadLettered) != 4 {
 		t.Fatalf("setup: %v, %d dead letters", err, len(res.DeadLettered))
 	}
-	other := DeadLetter{ShardID: "shardId-000000000009", SequenceNumber: "1", Raw: []byte(`{"other":true}`), Stage: StageDecode, Err: "x"}
+	other := DeadLetter{Source: record.Source{ShardID: "shardId-000000000009", SequenceNumber: "1", Data: []byte(`{"other":true}`)}, Stage: StageDecode, Err: "x"}
 	if err := w.WriteDeadLetters(ctx, []DeadLetter{other}); err != nil {
 		t.Fatal(err)
 	}
 	decode := func(d DeadLetter) (Row, error) {
-		if string(d.Raw) == "hopeless" {
+		if string(d.Data) == "hopeless" {
 			return Row{}, errors.New("still cannot decode")
 		}
-		fixed := append(bytes.Clone(d.Raw), `"\u0001"}`...)
-		return Row{ShardID: d.ShardID, SequenceNumber: d.SequenceNumber, SubSequenceNumber: d.SubSequenceNumber,
-			PartitionKey: d.PartitionKey, ArrivedAt: d.ArrivedAt, Payload: fixed}, nil
+		fixed := append(bytes.Clone(d.Data), `"\u0001"}`...)
+		return Row{Source: record.Source{ShardID: d.ShardID, SequenceNumber: d.SequenceNumber, SubSequenceNumber: d.SubSequenceNumber, PartitionKey: d.PartitionKey, ArrivedAt: d.ArrivedAt}, Payload: fixed}, nil
 	}
 	rr, err := w.ReplayDeadLetters(ctx, ReplayFilter{ShardID: "shardId-000000000008", PageSize: 2}, decode)
 	if err != nil {

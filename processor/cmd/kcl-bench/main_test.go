@@ -12,6 +12,7 @@ import (
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/daemonsim"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 )
 
 // With KCL_BENCH_TEST_CHILD set the test binary is the child under test.
@@ -167,7 +168,7 @@ func TestDynamoChangeStreamDecodes(t *testing.T) {
 		if len(r.Data) < 900 || len(r.Data) > 1200 {
 			t.Fatalf("record %d: %d bytes", i, len(r.Data))
 		}
-		ev, err := dec.Decode(cdc.Record{ShardID: "s", SequenceNumber: r.SequenceNumber, Data: r.Data})
+		ev, err := dec.Decode(record.Source{ShardID: "s", SequenceNumber: r.SequenceNumber, Data: r.Data})
 		if err != nil || ev.Change == nil {
 			t.Fatalf("record %d: %v (%+v)\n%s", i, err, ev, r.Data)
 		}

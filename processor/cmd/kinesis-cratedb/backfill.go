@@ -89,7 +89,7 @@ func runBackfill(ctx context.Context, s config.Settings, args backfillArgs, log 
 	if args.dryRun {
 		return dryRun(ctx, s, job, log)
 	}
-	w, err := openSink(ctx, s, log)
+	w, err := sink.OpenChanges(ctx, s.DatabaseURL, sinkConfig(s, log), dec.Tables())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kinesis-cratedb: %v\n", err)
 		return exitFailure
@@ -118,7 +118,7 @@ func dryRun(ctx context.Context, s config.Settings, job *backfill.Job, log zerol
 	if s.Mode != config.ModeWrite {
 		return 0
 	}
-	dialect, ddl, err := sink.DDL(ctx, s.DatabaseURL, sinkConfig(s, log))
+	dialect, ddl, err := sink.DDL(ctx, s.DatabaseURL, sinkConfig(s, log), job.Decoder.Tables())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kinesis-cratedb: %v\n", err)
 		return exitFailure

@@ -25,9 +25,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/config"
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/decode"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/ingest"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/kcl"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/logfile"
@@ -69,13 +67,6 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "kinesis-cratedb: %v\n", err)
 		return exitConfig
 	}
-	var dec decode.Decoder
-	if settings.CDC == nil { // change formats decode with settings.CDC
-		if dec, err = decode.New(settings.Format); err != nil {
-			fmt.Fprintf(os.Stderr, "kinesis-cratedb: invalid setting sink.format: %v\n", err)
-			return exitConfig
-		}
-	}
 	logFile := &logfile.File{Path: settings.LogFile, MaxBytes: int64(settings.LogMaxSizeMB) << 20, Backups: settings.LogMaxBackups}
 	defer logFile.Close()
 	log := newLogger(logFile, os.Stderr, settings.LogLevel)
@@ -90,11 +81,11 @@ func run(args []string) int {
 	case "check":
 		return check(ctx, settings, log)
 	case "replay":
-		return replay(ctx, settings, dec, inv.shard, log)
+		return replay(ctx, settings, inv.shard, log)
 	case "backfill":
 		return runBackfill(ctx, settings, inv.backfill, log)
 	}
-	return serve(ctx, settings, dec, log)
+	return serve(ctx, settings, log)
 }
 
 // commands are what the binary does; the first, without a name, is what the
@@ -182,21 +173,15 @@ func newLogger(file io.Writer, stderr io.Writer, level zerolog.Level) zerolog.Lo
 	return zerolog.New(w).Level(level).With().Timestamp().Int("pid", os.Getpid()).Logger()
 }
 
-func serve(ctx context.Context, s config.Settings, dec decode.Decoder, log zerolog.Logger) int {
-	var dst ingest.Sink = ingest.Discard{}
-	var changes ingest.ChangeSink = ingest.Discard{}
-	if s.Mode == config.ModeWrite {
-		w, err := openSink(ctx, s, log)
-		if err != nil {
-			log.Error().Err(err).Msg("cannot open the database sink")
-			return exitFailure
-		}
-		defer w.Close()
-		dst, changes = w, w
+func serve(ctx context.Context, s config.Settings, log zerolog.Logger) int {
+	st, err := openStore(ctx, s, log)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot open the database sink")
+		return exitFailure
 	}
+	defer st.close()
 	p := &ingest.Processor{
-		Sink: dst, Decoder: dec, Log: log,
-		Changes: s.CDC, ChangeSink: changes,
+		Store: st.Store, Progress: st.progress, Log: log,
 		CheckpointInterval: s.CheckpointInterval,
 		ProgressInterval:   s.ProgressInterval,
 		Pipeline:           s.Pipeline,
@@ -209,7 +194,7 @@ func serve(ctx context.Context, s config.Settings, dec decode.Decoder, log zerol
 	}
 	// A batch larger than BatchMaxBytes reaches p in parts, so that the
 	// child's memory does not follow the daemon's line.
-	err := (&kcl.Process{Processor: p, PartBytes: s.BatchMaxBytes}).Serve(ctx)
+	err = (&kcl.Process{Processor: p, PartBytes: s.BatchMaxBytes}).Serve(ctx)
 	p.Close()
 	if err != nil {
 		log.Error().Err(err).Msg("stopping without acknowledging the current action; the daemon will redeliver from the last checkpoint")
@@ -218,10 +203,42 @@ func serve(ctx context.Context, s config.Settings, dec decode.Decoder, log zerol
 	return 0
 }
 
-func openSink(ctx context.Context, s config.Settings, log zerolog.Logger) (*sink.Writer, error) {
-	return sink.Open(ctx, s.DatabaseURL, sinkConfig(s, log))
+// store is the one Store the settings choose, with what else its sink
+// provides.
+type store struct {
+	ingest.Store
+	progress ingest.ProgressSink
+	dialect  fmt.Stringer // the database's, "discard" without one
+	close    func()
 }
 
+// openStore chooses, once, where records go: plain rows or changes, into
+// the database or nowhere (sink.mode = discard).
+func openStore(ctx context.Context, s config.Settings, log zerolog.Logger) (store, error) {
+	if s.Mode == config.ModeDiscard {
+		st := store{progress: ingest.Discard{}, dialect: discardName{}, close: func() {}}
+		st.Store = &ingest.Rows{Decoder: s.Decoder, Sink: ingest.Discard{}}
+		if s.CDC != nil {
+			st.Store = &ingest.Changes{Decoder: s.CDC, Sink: ingest.Discard{}}
+		}
+		return st, nil
+	}
+	cfg := sinkConfig(s, log)
+	if s.CDC != nil {
+		w, err := sink.OpenChanges(ctx, s.DatabaseURL, cfg, s.CDC.Tables())
+		if err != nil {
+			return store{}, err
+		}
+		return store{Store: &ingest.Changes{Decoder: s.CDC, Sink: w}, progress: w, dialect: w.Dialect(), close: w.Close}, nil
+	}
+	w, err := sink.Open(ctx, s.DatabaseURL, cfg)
+	if err != nil {
+		return store{}, err
+	}
+	return store{Store: &ingest.Rows{Decoder: s.Decoder, Sink: w}, progress: w, dialect: w.Dialect(), close: w.Close}, nil
+}
+
+// sinkConfig is the sink's part of the settings.
 func sinkConfig(s config.Settings, log zerolog.Logger) sink.Config {
 	return sink.Config{
 		Table:           s.Table,
@@ -230,7 +247,6 @@ func sinkConfig(s config.Settings, log zerolog.Logger) sink.Config {
 		ObjectPolicy:    s.ObjectPolicy,
 		CreateTables:    s.CreateTables,
 		ChunkSize:       s.BatchMaxRecords,
-		CDCTables:       cdcTables(s),
 		Logger:          log,
 		Retry: sink.RetryPolicy{
 			InitialBackoff: s.RetryInitialBackoff,
@@ -240,13 +256,9 @@ func sinkConfig(s config.Settings, log zerolog.Logger) sink.Config {
 	}
 }
 
-// cdcTables are the target tables of a change format (none otherwise).
-func cdcTables(s config.Settings) []*cdc.Table {
-	if s.CDC == nil {
-		return nil
-	}
-	return s.CDC.Tables()
-}
+type discardName struct{}
+
+func (discardName) String() string { return "discard" }
 
 func check(ctx context.Context, s config.Settings, log zerolog.Logger) int {
 	if s.Mode == config.ModeDiscard {
@@ -256,44 +268,28 @@ func check(ctx context.Context, s config.Settings, log zerolog.Logger) int {
 	if s.RetryMaxWait == 0 {
 		s.RetryMaxWait = 15 * time.Second // a check answers, it does not wait for the database forever
 	}
-	w, err := openSink(ctx, s, log)
+	st, err := openStore(ctx, s, log)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kinesis-cratedb: %v\n", err)
 		return exitFailure
 	}
-	defer w.Close()
-	fmt.Fprintf(os.Stderr, "settings ok: %s database, table %s\n", w.Dialect(), s.Table)
+	defer st.close()
+	fmt.Fprintf(os.Stderr, "settings ok: %s database, table %s\n", st.dialect, s.Table)
 	return 0
 }
 
-func replay(ctx context.Context, s config.Settings, dec decode.Decoder, shard string, log zerolog.Logger) int {
+func replay(ctx context.Context, s config.Settings, shard string, log zerolog.Logger) int {
 	if s.Mode != config.ModeWrite {
 		fmt.Fprintln(os.Stderr, "kinesis-cratedb: replay needs sink.mode = write")
 		return exitConfig
 	}
-	w, err := openSink(ctx, s, log)
+	st, err := openStore(ctx, s, log)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kinesis-cratedb: %v\n", err)
 		return exitFailure
 	}
-	defer w.Close()
-	filter := sink.ReplayFilter{ShardID: shard}
-	var res sink.ReplayResult
-	if s.CDC != nil {
-		res, err = w.ReplayChanges(ctx, filter, func(dl sink.DeadLetter) (cdc.Event, error) {
-			return s.CDC.Decode(cdc.Record{ShardID: dl.ShardID, SequenceNumber: dl.SequenceNumber, SubSequenceNumber: dl.SubSequenceNumber,
-				PartitionKey: dl.PartitionKey, ArrivedAt: dl.ArrivedAt, Data: dl.Raw})
-		})
-	} else {
-		res, err = w.ReplayDeadLetters(ctx, filter, func(dl sink.DeadLetter) (sink.Row, error) {
-			payload, err := dec.Decode(dl.Raw)
-			if err != nil {
-				return sink.Row{}, err
-			}
-			return sink.Row{ShardID: dl.ShardID, SequenceNumber: dl.SequenceNumber, SubSequenceNumber: dl.SubSequenceNumber,
-				PartitionKey: dl.PartitionKey, ArrivedAt: dl.ArrivedAt, Payload: payload, Raw: dl.Raw}, nil
-		})
-	}
+	defer st.close()
+	res, err := st.Replay(ctx, sink.ReplayFilter{ShardID: shard})
 	fmt.Fprintf(os.Stderr, "replayed: %+v\n", res)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(os.Stderr, "kinesis-cratedb: replay: %v\n", err)

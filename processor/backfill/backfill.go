@@ -55,8 +55,6 @@ type Job struct {
 	Out   io.Writer
 	Every time.Duration
 	Log   zerolog.Logger
-
-	now func() time.Time // tests
 }
 
 // Defaults.
@@ -78,16 +76,9 @@ type Summary struct {
 	Elapsed       time.Duration
 }
 
-func (j *Job) clock() time.Time {
-	if j.now != nil {
-		return j.now()
-	}
-	return time.Now()
-}
-
 // Run loads the table, or continues the last unfinished scan of it.
 func (j *Job) Run(ctx context.Context) (Summary, error) {
-	started := j.clock()
+	started := time.Now()
 	tbl, err := j.describe(ctx)
 	if err != nil {
 		return Summary{}, err
@@ -128,7 +119,7 @@ func (j *Job) Run(ctx context.Context) (Summary, error) {
 	})
 	stop()
 	sum.Items, sum.DeadLettered = totals(segs)
-	sum.ThisRun, sum.Elapsed = p.read.Load(), j.clock().Sub(started)
+	sum.ThisRun, sum.Elapsed = p.read.Load(), time.Now().Sub(started)
 	if err != nil {
 		return sum, fmt.Errorf("backfill %s (scan %s; run again to continue): %w", j.Table, sum.ScanID, err)
 	}
@@ -180,7 +171,7 @@ func (j *Job) checkDestination(ctx context.Context) {
 
 // newScan makes the segments of a scan starting now.
 func (j *Job) newScan(serverDate time.Time) []sink.BackfillSegment {
-	now := j.clock()
+	now := time.Now()
 	n := j.Segments
 	if n <= 0 {
 		n = DefaultSegments

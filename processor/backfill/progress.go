@@ -39,7 +39,7 @@ func (p *progress) page(items int, segmentDone bool) {
 
 // rate is this run's items per second.
 func (p *progress) rate() float64 {
-	secs := p.job.clock().Sub(p.started).Seconds()
+	secs := time.Now().Sub(p.started).Seconds()
 	if secs <= 0 {
 		return 0
 	}

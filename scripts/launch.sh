@@ -17,6 +17,16 @@
 #
 # Environment: KCL_JARS_DIR (default <repo>/jars/lib, filled by "make jars"),
 # JAVA_HOME (used when no java is on PATH), JAVA_OPTS (extra JVM flags).
+#
+# AWS SDK v1 credential variables: older kclpy guides export AWS_ACCESS_KEY
+# and AWS_SECRET_KEY, which KCL 3 (AWS SDK v2) does not read; its default
+# chain then moves on to a profile or an instance role, another identity,
+# without a word. When the v2 name (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)
+# is unset, --run passes the v1 one on under it and says so on stderr. A
+# printed command cannot carry it (the seed style runs it in the caller's
+# shell, and printing the value would put a secret on the terminal), so
+# then the printed command is "sh <repo>/scripts/launch.sh --run ..." with
+# the same arguments, which does the mapping when it runs.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -90,6 +100,37 @@ if [ -n "$logconf" ]; then
 	[ -f "$logconf" ] || die "log configuration not found: $logconf"
 	logconf=$(cd "$(dirname "$logconf")" && pwd)/$(basename "$logconf")
 fi
+
+# v1_pending: an SDK v1 credential variable is set whose v2 name is not.
+v1_pending() {
+	{ [ -n "${AWS_ACCESS_KEY:-}" ] && [ -z "${AWS_ACCESS_KEY_ID:-}" ]; } ||
+		{ [ -n "${AWS_SECRET_KEY:-}" ] && [ -z "${AWS_SECRET_ACCESS_KEY:-}" ]; }
+}
+
+# map_v1_credentials exports the v2 names from the v1 ones where the v2 name
+# is unset, and warns where both are set and SDK v1 would have used the
+# other value (it preferred AWS_SECRET_KEY). Values are never printed.
+map_v1_credentials() {
+	if [ -n "${AWS_ACCESS_KEY:-}" ] && [ -z "${AWS_ACCESS_KEY_ID:-}" ]; then
+		AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY
+		export AWS_ACCESS_KEY_ID
+		echo "launch.sh: warning: KCL 3 ignores AWS_ACCESS_KEY (an AWS SDK v1 name); passing it on as AWS_ACCESS_KEY_ID" >&2
+	fi
+	if [ -n "${AWS_SECRET_KEY:-}" ] && [ -z "${AWS_SECRET_ACCESS_KEY:-}" ]; then
+		AWS_SECRET_ACCESS_KEY=$AWS_SECRET_KEY
+		export AWS_SECRET_ACCESS_KEY
+		echo "launch.sh: warning: KCL 3 ignores AWS_SECRET_KEY (an AWS SDK v1 name); passing it on as AWS_SECRET_ACCESS_KEY" >&2
+	elif [ -n "${AWS_SECRET_KEY:-}" ] && [ "$AWS_SECRET_KEY" != "$AWS_SECRET_ACCESS_KEY" ]; then
+		echo "launch.sh: warning: AWS_SECRET_KEY and AWS_SECRET_ACCESS_KEY differ; kclpy 2 (AWS SDK v1) used AWS_SECRET_KEY, KCL 3 uses AWS_SECRET_ACCESS_KEY" >&2
+	fi
+}
+
+if [ "$mode" = print_command ] && v1_pending; then
+	echo "launch.sh: AWS_ACCESS_KEY/AWS_SECRET_KEY (AWS SDK v1 names, which KCL 3 ignores) are set: the printed command runs launch.sh --run, which passes them on under the v2 names" >&2
+	echo "sh $here/launch.sh --run --java $java --properties $props${logconf:+ --log-configuration $logconf}"
+	exit 0
+fi
+map_v1_credentials
 
 if [ "$mode" = run ]; then
 	# JAVA_OPTS is split on purpose: it holds several flags.

@@ -32,11 +32,14 @@ const (
 	Boolean
 	Timestamp
 	Object
+	// IgnoredObject is an object stored as it is and never indexed:
+	// OBJECT(IGNORED) on CrateDB, jsonb on PostgreSQL.
+	IgnoredObject
 )
 
 var typeNames = map[Type]string{
 	Text: "TEXT", BigInt: "BIGINT", Integer: "INTEGER", Double: "DOUBLE",
-	Boolean: "BOOLEAN", Timestamp: "TIMESTAMP", Object: "OBJECT",
+	Boolean: "BOOLEAN", Timestamp: "TIMESTAMP", Object: "OBJECT", IgnoredObject: "OBJECT(IGNORED)",
 }
 
 func (t Type) String() string {
@@ -85,8 +88,10 @@ func ParseType(s string) (Type, error) {
 		return Boolean, nil
 	case "TIMESTAMP", "TIMESTAMPTZ":
 		return Timestamp, nil
-	case "OBJECT", "JSON", "MAP":
+	case "OBJECT", "JSON", "MAP", "OBJECT(DYNAMIC)":
 		return Object, nil
+	case "OBJECT(IGNORED)":
+		return IgnoredObject, nil
 	}
 	return 0, fmt.Errorf("unknown type %q (want TEXT, BIGINT, INTEGER, DOUBLE, BOOLEAN, TIMESTAMP or OBJECT)", s)
 }
@@ -116,6 +121,10 @@ func (l Layout) String() string {
 type Column struct {
 	Name string
 	Type Type
+	// IndexOff and NoColumnstore are CrateDB storage options for long
+	// text: no index (INDEX OFF), no column store (STORAGE WITH
+	// (columnstore = false)). PostgreSQL has no such options.
+	IndexOff, NoColumnstore bool
 }
 
 // Table is a target table as configured: its name, layout, primary key and,

@@ -123,7 +123,7 @@ func TestDynamoDBBinaryHex(t *testing.T) {
 }
 
 func TestDynamoDBDeclaredTypes(t *testing.T) {
-	d := testDynamo(t, Base64, Column{"price", Double}, Column{"qty", BigInt}, Column{"name", Text})
+	d := testDynamo(t, Base64, Column{Name: "price", Type: Double}, Column{Name: "qty", Type: BigInt}, Column{Name: "name", Type: Text})
 	ok := `{"price":{"N":"10"},"qty":{"N":"3"},"name":{"S":"x"}}`
 	if _, err := d.Decode(rec(ddbEvent("INSERT", keyFoo, ok, 1), "1")); err != nil {
 		t.Fatal(err)
@@ -202,7 +202,7 @@ func TestParseDynamoKeys(t *testing.T) {
 
 func TestParseColumns(t *testing.T) {
 	cols, err := ParseColumns(" price : double, a:b:TEXT ,")
-	if err != nil || len(cols) != 2 || cols[0] != (Column{"price", Double}) || cols[1] != (Column{"a:b", Text}) {
+	if err != nil || len(cols) != 2 || cols[0] != (Column{Name: "price", Type: Double}) || cols[1] != (Column{Name: "a:b", Type: Text}) {
 		t.Fatalf("%v %v", cols, err)
 	}
 	for _, bad := range []string{"price", "price:MONEY", "a:TEXT,a:BIGINT", ":TEXT", " :TEXT"} {

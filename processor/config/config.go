@@ -21,6 +21,7 @@ import (
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/decode"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/kcl"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/logtext"
 	"github.com/rs/zerolog"
 )
 
@@ -53,6 +54,7 @@ type Settings struct {
 	RetryMaxWait time.Duration
 
 	LogFile       string
+	LogFormat     string // text (for tail -F) | json (for log shippers); see logtext
 	LogLevel      zerolog.Level
 	LogMaxSizeMB  int
 	LogMaxBackups int
@@ -132,6 +134,7 @@ func FromProperties(props Properties, environ []string) (Settings, error) {
 		RetryMaxBackoff:     r.millis("sink.retryMaxBackoffMillis", 10*time.Second),
 		RetryMaxWait:        r.millis("sink.retryMaxWaitMillis", 0),
 		LogFile:             r.str("sink.logFile", "record_processor.log"),
+		LogFormat:           r.oneOf("sink.logFormat", logtext.FormatText, logtext.FormatText, logtext.FormatJSON),
 		LogLevel:            r.level("sink.logLevel", zerolog.InfoLevel),
 		LogMaxSizeMB:        r.integer("sink.logMaxSizeMB", 100, 1, 1<<20),
 		LogMaxBackups:       r.integer("sink.logMaxBackups", 5, 0, 1000),
@@ -141,6 +144,9 @@ func FromProperties(props Properties, environ []string) (Settings, error) {
 	}
 	s.Warnings = r.warnings
 	s.CDC = r.changeDecoder(s.Format, s.Table)
+	if s.CDC == nil {
+		s.CDC = r.mapped(s.Format, s.Table)
+	}
 	if s.CDC == nil {
 		s.Decoder = r.plainDecoder(s.Format)
 	}

@@ -18,22 +18,43 @@ type Properties map[string]string
 // continuations and \uXXXX escapes. Like Java it reads ISO-8859-1, so a
 // non-ASCII byte stands for the character with that code.
 func ParseProperties(r io.Reader) (Properties, error) {
-	props := Properties{}
+	entries, err := ParsePropertyEntries(r)
+	if err != nil {
+		return nil, err
+	}
+	props := make(Properties, len(entries))
+	for _, e := range entries {
+		props[e.Key] = e.Value // a later line wins, as in Java
+	}
+	return props, nil
+}
+
+// Entry is one key = value of a properties file and the line it starts
+// on, so that a message can say which line to change.
+type Entry struct {
+	Key, Value string
+	Line       int
+}
+
+// ParsePropertyEntries reads the file as ParseProperties does and returns
+// its entries in file order, repeated keys included.
+func ParsePropertyEntries(r io.Reader) ([]Entry, error) {
+	var entries []Entry
 	br := bufio.NewReader(r)
 	for lineNo := 1; ; {
-		logical, lines, err := readLogicalLine(br)
+		logical, skipped, lines, err := readLogicalLine(br)
 		if logical != "" {
 			key, value := splitKeyValue(logical)
 			k, kerr := unescapeProperty(key)
 			v, verr := unescapeProperty(value)
 			if kerr != nil || verr != nil {
-				return nil, fmt.Errorf("line %d: %v", lineNo, firstErr(kerr, verr))
+				return nil, fmt.Errorf("line %d: %v", lineNo+skipped, firstErr(kerr, verr))
 			}
-			props[k] = v
+			entries = append(entries, Entry{Key: k, Value: v, Line: lineNo + skipped})
 		}
 		lineNo += lines
 		if err == io.EOF {
-			return props, nil
+			return entries, nil
 		}
 		if err != nil {
 			return nil, err
@@ -51,33 +72,34 @@ func firstErr(errs ...error) error {
 }
 
 // readLogicalLine joins continuation lines and drops comments and blank
-// lines; it returns the text and how many physical lines it used.
-func readLogicalLine(br *bufio.Reader) (string, int, error) {
+// lines; it returns the text, how many comment and blank lines came before
+// it and how many physical lines it used in all.
+func readLogicalLine(br *bufio.Reader) (text string, skipped, lines int, err error) {
 	var sb strings.Builder
-	lines := 0
 	for {
 		raw, err := br.ReadString('\n')
 		if raw == "" && err != nil {
-			return sb.String(), lines, err
+			return sb.String(), skipped, lines, err
 		}
 		lines++
 		line := latin1(strings.TrimRight(raw, "\r\n"))
 		trimmed := strings.TrimLeft(line, " \t\f")
 		if sb.Len() == 0 && (trimmed == "" || trimmed[0] == '#' || trimmed[0] == '!') {
+			skipped++
 			if err != nil {
-				return "", lines, err
+				return "", skipped, lines, err
 			}
 			continue
 		}
 		if endsWithContinuation(trimmed) {
 			sb.WriteString(trimmed[:len(trimmed)-1])
 			if err != nil {
-				return sb.String(), lines, err
+				return sb.String(), skipped, lines, err
 			}
 			continue
 		}
 		sb.WriteString(trimmed)
-		return sb.String(), lines, err
+		return sb.String(), skipped, lines, err
 	}
 }
 

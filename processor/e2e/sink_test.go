@@ -45,6 +45,7 @@ func (s *stack) newSinkApp(t *testing.T, shards int32, db pgtest.DB, extra ...st
 		"sink.checkpointIntervalMillis = 1000",
 		"sink.progressIntervalMillis = 1000",
 		"sink.logFile = " + childLog,
+		"sink.logFormat = json", // the tests read the child log as JSON lines
 		"sink.retryMaxBackoffMillis = 1000",
 	}, extra...)
 	s.writeProperties(t, dir, app, stream, filepath.Join(s.repo, "bin/kinesis-cratedb")+" --properties "+props, lines...)

@@ -29,6 +29,14 @@ type File struct {
 // checkEvery bounds how often a writer looks at the file on disk.
 const checkEvery = time.Second
 
+// mode is the permission of every file this package creates: the log, its
+// successor after a rotation and the lock file. Log lines carry database
+// names, table names, record coordinates and error texts, which are not for
+// every local user; the group may read them (add a log shipper's user to
+// it). The process umask can only narrow it. A rotated file keeps the mode
+// it had, since rotation renames it; an existing file is never changed.
+const mode = 0o640
+
 // Write appends p in one write call, which O_APPEND keeps whole even when
 // other processes write at the same time.
 func (l *File) Write(p []byte) (int, error) {
@@ -72,7 +80,7 @@ func (l *File) prepare() error {
 }
 
 func (l *File) open() error {
-	f, err := os.OpenFile(l.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(l.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, mode)
 	if err != nil {
 		return fmt.Errorf("opening log file: %w", err)
 	}
@@ -95,7 +103,7 @@ func (l *File) replaced() bool {
 // rotate renames Path to Path.1 (shifting older backups) under an exclusive
 // lock, unless another process did so meanwhile, and reopens Path.
 func (l *File) rotate() error {
-	lock, err := os.OpenFile(l.Path+".lock", os.O_RDWR|os.O_CREATE, 0o644)
+	lock, err := os.OpenFile(l.Path+".lock", os.O_RDWR|os.O_CREATE, mode)
 	if err != nil {
 		return fmt.Errorf("opening log lock: %w", err)
 	}

@@ -77,3 +77,55 @@ func TestProcessesShareTheFile(t *testing.T) {
 		}
 	}
 }
+
+// TestFileModes checks the permissions of every file the log creates: the
+// log, its successors after rotations and the lock file, whatever the umask
+// narrows (the test does not change the process umask, which is global).
+func TestFileModes(t *testing.T) {
+	tests := []struct {
+		name     string
+		existing os.FileMode // 0: no file before the first write
+		writes   int         // 60-byte lines; a rotation every 2 with MaxBytes 100
+		want     map[string]os.FileMode
+	}{
+		{"new file", 0, 1, map[string]os.FileMode{"": mode}},
+		{"after rotations", 0, 6, map[string]os.FileMode{"": mode, ".1": mode, ".2": mode, ".lock": mode}},
+		{"an existing file keeps its mode, its successor gets ours", 0o600, 3, map[string]os.FileMode{"": mode, ".1": 0o600, ".lock": mode}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "app.log")
+			if tt.existing != 0 {
+				if err := os.WriteFile(path, nil, tt.existing); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(path, tt.existing); err != nil { // past the umask
+					t.Fatal(err)
+				}
+			}
+			l := &File{Path: path, MaxBytes: 100, Backups: 2}
+			defer l.Close()
+			for i := 0; i < tt.writes; i++ {
+				if _, err := l.Write([]byte(strings.Repeat("m", 59) + "\n")); err != nil {
+					t.Fatal(err)
+				}
+				l.lastCheck = time.Time{}
+			}
+			for suffix, want := range tt.want {
+				info, err := os.Stat(path + suffix)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := info.Mode().Perm()
+				// The umask may take bits away, never add any; the owner
+				// keeps reading and writing.
+				if got&^want != 0 || got&0o600 != 0o600 {
+					t.Errorf("%s: mode %v, want %v (or less, by the umask)", filepath.Base(path+suffix), got, want)
+				}
+				if want == 0o600 && got != 0o600 {
+					t.Errorf("%s: mode %v changed from 0600", filepath.Base(path+suffix), got)
+				}
+			}
+		})
+	}
+}

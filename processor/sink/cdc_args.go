@@ -114,3 +114,17 @@ func textValue(v any) pgtype.Text {
 		return pgtype.Text{String: fmt.Sprint(x), Valid: true}
 	}
 }
+
+// upsertAlone writes c by itself; refused is the database's refusal of its
+// data, err anything else.
+func (w *ChangeWriter) upsertAlone(ctx context.Context, t *cdcTarget, c cdc.Change) (refused, err error) {
+	err = w.upsertOne(ctx, t, c)
+	if err != nil && classify(w.db, err) == classRow {
+		return err, nil
+	}
+	return nil, err
+}
+
+func (w *ChangeWriter) changeDeadLetter(c cdc.Change, err error) DeadLetter {
+	return w.deadLetterFor(c.Source, err)
+}

@@ -115,7 +115,7 @@ func createCDCTable(d dialect, table tableName, spec *cdc.Table) string {
 			defs = append(defs, quoteIdent(c.Name)+" "+d.columnType(c.Type)+" NOT NULL")
 		}
 		for _, c := range spec.Columns {
-			defs = append(defs, quoteIdent(c.Name)+" "+d.columnType(c.Type))
+			defs = append(defs, quoteIdent(c.Name)+" "+d.columnType(c.Type)+d.columnOptions(c))
 		}
 	}
 	defs = append(defs,

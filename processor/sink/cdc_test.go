@@ -22,6 +22,10 @@ func cdcTestSpecs() []*cdc.Table {
 				{Name: "placed", Type: cdc.Timestamp}, {Name: "paid", Type: cdc.Boolean}, {Name: "qty", Type: cdc.Integer}}},
 		{Name: `o'brien."Odd Name"`, Layout: cdc.Document,
 			Key: []cdc.Column{{Name: "it's", Type: cdc.Text}}},
+		// typed columns from plain JSON (sink.columns)
+		{Name: "readings_typed", Layout: cdc.Direct,
+			Key:     []cdc.Column{{Name: "shard_id", Type: cdc.Text}, {Name: "seq", Type: cdc.Text}, {Name: "sub_seq", Type: cdc.BigInt}},
+			Columns: []cdc.Column{{Name: "note", Type: cdc.Text, IndexOff: true, NoColumnstore: true}, {Name: "payload", Type: cdc.IgnoredObject}}},
 	}
 }
 
@@ -73,7 +77,7 @@ func TestCrateCDCUpsert(t *testing.T) {
 			}
 			want = "ON CONFLICT (" + strings.Join(keys, ", ") + ") DO UPDATE SET "
 		} else {
-			want = `ON CONFLICT ("id") DO UPDATE SET `
+			want = `ON CONFLICT (` + keyList(tgt.spec) + `) DO UPDATE SET `
 		}
 		if !strings.Contains(sql, want) {
 			t.Errorf("%s: no %q in %s", tgt.spec.Name, want, sql)
@@ -114,7 +118,7 @@ func TestPostgresCDCUpsertGuard(t *testing.T) {
 func TestCDCTableNames(t *testing.T) {
 	s := cdcTestState(t, CrateDB)
 	want := []string{`"doc"."readings"`, `"doc"."readings_live"`, `"shop"."orders"`, `"shop"."orders_live"`,
-		`"o'brien"."Odd Name"`, `"o'brien"."Odd Name_live"`}
+		`"o'brien"."Odd Name"`, `"o'brien"."Odd Name_live"`, `"doc"."readings_typed"`, `"doc"."readings_typed_live"`}
 	for i, n := range s.tableNames() {
 		if n.String() != want[i] {
 			t.Errorf("table %d = %s, want %s", i, n, want[i])

@@ -153,6 +153,8 @@ func (crateDB) columnType(t cdc.Type) string {
 		return "TIMESTAMP WITH TIME ZONE"
 	case cdc.Object:
 		return "OBJECT(DYNAMIC)"
+	case cdc.IgnoredObject:
+		return "OBJECT(IGNORED)"
 	}
 	return commonColumnType(t)
 }
@@ -161,8 +163,20 @@ func (d crateDB) castType(t cdc.Type) string {
 	switch t {
 	case cdc.Timestamp:
 		return "TIMESTAMPTZ"
-	case cdc.Object:
+	case cdc.Object, cdc.IgnoredObject:
 		return "OBJECT"
 	}
 	return d.columnType(t)
+}
+
+// columnOptions are the storage options CrateDB users give long text.
+func (crateDB) columnOptions(c cdc.Column) string {
+	var opts string
+	if c.IndexOff {
+		opts += " INDEX OFF"
+	}
+	if c.NoColumnstore {
+		opts += " STORAGE WITH (columnstore = false)"
+	}
+	return opts
 }

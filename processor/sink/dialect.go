@@ -38,10 +38,11 @@ type dialect interface {
 	kind() Dialect
 
 	// Names and types.
-	defaultSchema() string        // where unqualified table names live
-	checkName(part string) error  // a schema or table name the database would not keep as given
-	columnType(t cdc.Type) string // in DDL
-	castType(t cdc.Type) string   // in a parameter cast
+	defaultSchema() string             // where unqualified table names live
+	checkName(part string) error       // a schema or table name the database would not keep as given
+	columnType(t cdc.Type) string      // in DDL
+	castType(t cdc.Type) string        // in a parameter cast
+	columnOptions(c cdc.Column) string // storage options after a column's type in DDL
 
 	// Statement text (sql.go, cdc_sql.go).
 	statements(target, deadLetter, progress tableName, objectPolicy string) statements

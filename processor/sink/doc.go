@@ -1,27 +1,37 @@
 // Package sink writes decoded Kinesis records to CrateDB or PostgreSQL
-// idempotently, keeps rows the database refuses in a dead-letter table, and
+// idempotently, keeps what the database refuses in a dead-letter table, and
 // records per-shard progress.
 //
-// Every row is keyed by (shard_id, seq, sub_seq) and inserted with
-// ON CONFLICT DO NOTHING, so replays after a crash leave one row each.
+// Two writers share one core (pool, dialect, dead letters, progress,
+// retries): Open returns a Writer for plain rows, each keyed by the
+// record's identity (shard_id, seq, sub_seq) and inserted with
+// ON CONFLICT DO NOTHING, so replays after a crash leave one row each;
+// OpenChanges returns a ChangeWriter that applies change events
+// (processor/cdc) as version-guarded upserts with tombstones.
 //
-// How rows travel (one chunk of Config.ChunkSize rows per round trip):
+// How rows travel is the dialect's choice (dialect.go; crate.go and
+// postgres.go are the two):
 //
-//   - CrateDB: a pgx.Batch of the same single-row INSERT. CrateDB runs it as
-//     one bulk operation and answers each row with its own command tag; a
-//     negative count ("INSERT 0 -3") is a failed row without error text, so
-//     such rows are re-run alone to learn the error. No transactions, no
-//     ROLLBACK, no COPY: CrateDB supports none of them.
-//   - PostgreSQL: COPY into a session-local temporary table, then
-//     INSERT … SELECT … ON CONFLICT DO NOTHING in the same transaction (the
-//     fastest idempotent method measured, see bench_test.go). A statement
-//     fails as a whole, so a data error splits the chunk in halves until the
-//     bad rows stand alone (O(k log n) statements for k bad rows).
+//   - CrateDB: one INSERT … SELECT FROM UNNEST per chunk (unnest_crate.go).
+//     CrateDB drops a refused row there silently, so a short count sends
+//     the chunk again as a bulk of single-row statements (bulk.go), which
+//     CrateDB answers row by row; a negative count ("INSERT 0 -3") is a
+//     failed row without error text, run again alone to learn the error.
+//     No transactions, no ROLLBACK, no COPY: CrateDB supports none of them.
+//   - PostgreSQL: binary COPY straight into the table, or, after a
+//     conflict, into a session-local temporary table and on with
+//     INSERT … SELECT … ON CONFLICT DO NOTHING (postgres_copy.go). A
+//     statement fails as a whole, so a data error splits the chunk in
+//     halves until the bad rows stand alone (bisect.go).
 //
 // Errors are sorted by classify into transient (retried with capped,
 // jittered exponential backoff), row (dead-lettered) and configuration
 // (retried like transient but logged at error level, never dead-lettered,
 // because a missing table or permission would otherwise discard every row).
 //
-// All SQL text is in sql.go; testdata/*.sql.golden shows it per dialect.
+// Files call downwards only: replay.go → write.go (rows) and cdc.go
+// (changes) → the ways a chunk travels (rows.go, unnest_crate.go,
+// postgres_copy.go, cdc_args.go, cdc_crate.go) → bisect.go → deadletter.go
+// → bulk.go, retry.go, errors.go; the dialects and the SQL text (sql.go,
+// cdc_sql.go; rendered in testdata/*.sql.golden) sit beside them.
 package sink

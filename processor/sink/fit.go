@@ -209,3 +209,13 @@ func fitArgs(f fitted) (main, aux, full any) {
 	}
 	return main, aux, full
 }
+
+// payloadBytes never returns nil: a nil slice would be stored as SQL NULL,
+// while a missing payload must be refused (and dead-lettered) like any other
+// invalid JSON, whichever write method runs.
+func payloadBytes(r *Row) []byte {
+	if r.Payload == nil {
+		return []byte{}
+	}
+	return r.Payload
+}

@@ -175,7 +175,7 @@ func (postgres) columnType(t cdc.Type) string {
 	switch t {
 	case cdc.Timestamp:
 		return "TIMESTAMPTZ"
-	case cdc.Object:
+	case cdc.Object, cdc.IgnoredObject:
 		return "JSONB"
 	}
 	return commonColumnType(t)
@@ -187,3 +187,7 @@ func (d postgres) castType(t cdc.Type) string {
 	}
 	return d.columnType(t)
 }
+
+// columnOptions: PostgreSQL indexes nothing unasked and stores long text
+// out of line by itself.
+func (postgres) columnOptions(cdc.Column) string { return "" }

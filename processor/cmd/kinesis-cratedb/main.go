@@ -29,6 +29,7 @@ import (
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/ingest"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/kcl"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/logfile"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/logtext"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/sink"
 	"github.com/rs/zerolog"
 )
@@ -62,6 +63,11 @@ func run(args []string) int {
 	if !ok {
 		return code
 	}
+	if inv.command == "check" { // what the daemon makes of the file comes first: it starts before any child
+		if code := checkDaemonProperties(inv.properties, os.Args[0], os.Stderr); code != 0 {
+			return code
+		}
+	}
 	settings, err := config.Load(inv.properties, os.Environ())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kinesis-cratedb: %v\n", err)
@@ -69,7 +75,7 @@ func run(args []string) int {
 	}
 	logFile := &logfile.File{Path: settings.LogFile, MaxBytes: int64(settings.LogMaxSizeMB) << 20, Backups: settings.LogMaxBackups}
 	defer logFile.Close()
-	log := newLogger(logFile, os.Stderr, settings.LogLevel)
+	log := newLogger(logtext.Select(settings.LogFormat, logFile), os.Stderr, settings.LogLevel)
 	for _, w := range settings.Warnings {
 		// stderr: the daemon copies it into its log, and check shows it.
 		fmt.Fprintf(os.Stderr, "kinesis-cratedb: warning: %s\n", w)
@@ -166,7 +172,7 @@ func usage(fs *flag.FlagSet) {
 // newLogger logs to the file at the configured level and copies errors to
 // stderr, which the daemon writes into its own log.
 func newLogger(file io.Writer, stderr io.Writer, level zerolog.Level) zerolog.Logger {
-	console := zerolog.ConsoleWriter{Out: stderr, NoColor: true, TimeFormat: time.RFC3339}
+	console := logtext.New(stderr) // one line per event, as the daemon logs each line
 	w := zerolog.MultiLevelWriter(file, &zerolog.FilteredLevelWriter{
 		Writer: zerolog.LevelWriterAdapter{Writer: console}, Level: zerolog.ErrorLevel,
 	})

@@ -1,0 +1,393 @@
+package cdc
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
+)
+
+// Mapped turns plain JSON records into rows of typed columns (sink.columns):
+// each column takes its value from a JSON pointer into the record or from
+// the record's metadata, converted exactly to the column's type. Without a
+// key every record is a row of its own, keyed by its place in the stream;
+// with one (sink.key) the table keeps the latest state per key, guarded by
+// a version like a change stream, and a record matching the delete rule is
+// a tombstone.
+type Mapped struct {
+	table    *Table
+	sources  []Source // of table.Key, then table.Columns
+	unmapped Unmapped
+	version  *Source // nil: stream order
+	deletion *Rule
+	// whole lists the top-level members a column takes whole: they are
+	// not kept again in the payload column.
+	whole map[string]bool
+}
+
+// Source is where a column's value comes from: a JSON pointer into the
+// record (Path) or one of the record's metadata fields (Meta).
+type Source struct {
+	Path []string // the pointer's reference tokens; nil for metadata
+	Meta string   // MetaPartitionKey, …
+}
+
+// Metadata sources, as the settings spell them.
+const (
+	MetaPartitionKey      = "$partitionKey"
+	MetaArrival           = "$arrival"
+	MetaShardID           = "$shardId"
+	MetaSequenceNumber    = "$sequenceNumber"
+	MetaSubSequenceNumber = "$subSequenceNumber"
+)
+
+// Unmapped is what happens to the top-level members no column takes whole.
+type Unmapped int
+
+const (
+	// UnmappedIgnored keeps them in a payload OBJECT(IGNORED) column:
+	// stored as they are, never indexed, never in conflict with a type.
+	UnmappedIgnored Unmapped = iota + 1
+	// UnmappedObject keeps them in a payload OBJECT(DYNAMIC) column: every
+	// member indexed, typed by its first value (CrateDB).
+	UnmappedObject
+	// UnmappedDrop stores only the mapped columns.
+	UnmappedDrop
+)
+
+// PayloadColumn is the column that keeps unmapped members.
+const PayloadColumn = "payload"
+
+// Rule is a delete rule: a record whose value at Path equals Value (as
+// JSON, strings compared after unescaping) is a tombstone for its key.
+type Rule struct {
+	Path  []string
+	Value json.RawMessage
+}
+
+// MappedColumn is one configured column and where its value comes from.
+type MappedColumn struct {
+	Column
+	From Source
+}
+
+// appendKey is the key of a table without sink.key: the record's place in
+// the stream, so that a redelivered record is the same row.
+var appendKey = []MappedColumn{
+	{Column{Name: "shard_id", Type: Text}, Source{Meta: MetaShardID}},
+	{Column{Name: "seq", Type: Text}, Source{Meta: MetaSequenceNumber}},
+	{Column{Name: "sub_seq", Type: BigInt}, Source{Meta: MetaSubSequenceNumber}},
+}
+
+// NewMapped checks a mapping: key names columns (none: append mode),
+// version is where a row's version comes from (nil: stream order).
+func NewMapped(table string, columns []MappedColumn, key []string, unmapped Unmapped, version *Source, deletion *Rule) (*Mapped, error) {
+	if len(columns) == 0 {
+		return nil, errors.New("no columns")
+	}
+	m := &Mapped{table: &Table{Name: table, Layout: Direct}, unmapped: unmapped, version: version, deletion: deletion, whole: map[string]bool{}}
+	byName := map[string]MappedColumn{}
+	for _, c := range columns {
+		if _, dup := byName[c.Name]; dup || c.Name == PayloadColumn && unmapped != UnmappedDrop {
+			return nil, fmt.Errorf("column %q is configured twice (or is the payload column)", c.Name)
+		}
+		if badColumnName(c.Name) || strings.HasPrefix(c.Name, "_") {
+			return nil, fmt.Errorf("column name %q is not allowed (CrateDB refuses dots, brackets and a leading underscore)", c.Name)
+		}
+		byName[c.Name] = c
+		if len(c.From.Path) == 1 {
+			m.whole[c.From.Path[0]] = true
+		}
+	}
+	keyCols := appendKey
+	if len(key) > 0 {
+		keyCols = nil
+		for _, k := range key {
+			c, ok := byName[k]
+			if !ok {
+				return nil, fmt.Errorf("key %q is not a configured column", k)
+			}
+			if c.Type == Object || c.Type == IgnoredObject {
+				return nil, fmt.Errorf("key %q: an object cannot be a key", k)
+			}
+			keyCols = append(keyCols, c)
+		}
+	} else if deletion != nil {
+		return nil, errors.New("a delete rule needs a key (sink.key)")
+	}
+	for _, c := range keyCols {
+		m.table.Key = append(m.table.Key, c.Column)
+		m.sources = append(m.sources, c.From)
+	}
+	for _, c := range columns {
+		if !isKey(m.table.Key, c.Name) {
+			m.table.Columns = append(m.table.Columns, c.Column)
+			m.sources = append(m.sources, c.From)
+		}
+	}
+	if len(key) == 0 {
+		for _, c := range appendKey {
+			if _, clash := byName[c.Name]; clash {
+				return nil, fmt.Errorf("column %q is the key of a table without sink.key; name it otherwise", c.Name)
+			}
+		}
+	}
+	switch unmapped {
+	case UnmappedIgnored:
+		m.table.Columns = append(m.table.Columns, Column{Name: PayloadColumn, Type: IgnoredObject})
+	case UnmappedObject:
+		m.table.Columns = append(m.table.Columns, Column{Name: PayloadColumn, Type: Object})
+	}
+	return m, nil
+}
+
+func isKey(key []Column, name string) bool {
+	for _, k := range key {
+		if k.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Tables returns the one target table.
+func (m *Mapped) Tables() []*Table { return []*Table{m.table} }
+
+// Decode maps one record to a row change. A value that does not convert
+// exactly fails the record, naming the column, the source and the value.
+func (m *Mapped) Decode(src record.Source) (Event, error) {
+	doc := bytes.TrimSpace(src.Data)
+	if len(doc) == 0 || doc[0] != '{' || !json.Valid(doc) {
+		return Event{}, errors.New("record is not a JSON object")
+	}
+	c := &Change{Table: m.table, Op: Upsert, Source: src, EventTime: src.ArrivedAt}
+	var err error
+	if c.Version, err = m.versionOf(doc, src); err != nil {
+		return Event{}, err
+	}
+	if m.deletion != nil && m.deletion.matches(doc) {
+		c.Op = Delete
+	}
+	values := make([]any, len(m.sources))
+	for i, s := range m.sources {
+		col := m.column(i)
+		raw, found := s.lookup(doc, src)
+		v, err := convertMapped(raw, found, col.Type)
+		if err != nil {
+			return Event{}, fmt.Errorf("column %q from %s = %.80s: %w", col.Name, s, raw, err)
+		}
+		if i < len(m.table.Key) && v == nil {
+			return Event{}, fmt.Errorf("key column %q from %s is missing or null", col.Name, s)
+		}
+		values[i] = v
+	}
+	c.Key = values[:len(m.table.Key)]
+	if c.Op == Delete {
+		return Event{Change: c}, nil
+	}
+	c.Values = values[len(m.table.Key):]
+	if m.unmapped != UnmappedDrop {
+		payload, err := m.payload(doc)
+		if err != nil {
+			return Event{}, err
+		}
+		c.Values = append(c.Values, payload)
+	}
+	return Event{Change: c}, nil
+}
+
+func (m *Mapped) column(i int) Column {
+	if i < len(m.table.Key) {
+		return m.table.Key[i]
+	}
+	return m.table.Columns[i-len(m.table.Key)]
+}
+
+// payload is the record without the members a column takes whole.
+func (m *Mapped) payload(doc []byte) (json.RawMessage, error) {
+	out := []byte{'{'}
+	err := eachMember(doc, func(k, v []byte) error {
+		name, err := unquote(k)
+		if err != nil || m.whole[name] {
+			return err
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(append(append(out, k...), ':'), v...)
+		return nil
+	})
+	return append(out, '}'), err
+}
+
+// versionOf orders the changes of one key: by the configured source (a
+// timestamp in microseconds, or a non-negative integer), then by the
+// stream. Without a source, by the stream alone.
+func (m *Mapped) versionOf(doc []byte, src record.Source) (Version, error) {
+	var micros int64
+	if m.version != nil {
+		raw, found := m.version.lookup(doc, src)
+		v, err := versionValue(raw, found)
+		if err != nil {
+			return Version{}, fmt.Errorf("version from %s = %.80s: %w", m.version, raw, err)
+		}
+		micros = v
+	}
+	return versionOf(micros, src)
+}
+
+func versionValue(raw []byte, found bool) (int64, error) {
+	if !found || isNull(raw) {
+		return 0, errors.New("missing or null")
+	}
+	if raw[0] == '"' {
+		v, err := convertValue(raw, Timestamp)
+		if err != nil {
+			return 0, err
+		}
+		return v.(time.Time).UnixMicro(), nil
+	}
+	n, err := numberOf(raw)
+	if err != nil || n.Kind != Int || n.Int < 0 {
+		return 0, errors.New("want a timestamp string or a non-negative integer")
+	}
+	return n.Int, nil
+}
+
+// convertMapped is convertValue, plus: a number for a TIMESTAMP is epoch
+// milliseconds.
+func convertMapped(raw []byte, found bool, t Type) (any, error) {
+	if !found {
+		return nil, nil
+	}
+	if t == Timestamp && len(raw) > 0 && raw[0] != '"' && !isNull(raw) {
+		n, err := numberOf(raw)
+		if err != nil || n.Kind != Int {
+			return nil, errors.New("want a timestamp string or integer epoch milliseconds")
+		}
+		return time.UnixMilli(n.Int).UTC(), nil
+	}
+	if t == IgnoredObject {
+		t = Object
+	}
+	return convertValue(raw, t)
+}
+
+// lookup finds the source's value: raw JSON for a path, JSON text for
+// metadata. found is false when the path does not exist.
+func (s Source) lookup(doc []byte, src record.Source) (raw []byte, found bool) {
+	switch s.Meta {
+	case "":
+		return pointer(doc, s.Path)
+	case MetaPartitionKey:
+		return jsonString(src.PartitionKey), true
+	case MetaShardID:
+		return jsonString(src.ShardID), true
+	case MetaSequenceNumber:
+		return jsonString(src.SequenceNumber), true
+	case MetaSubSequenceNumber:
+		return []byte(strconv.FormatInt(src.SubSequenceNumber, 10)), true
+	case MetaArrival:
+		if src.ArrivedAt.IsZero() {
+			return []byte("null"), true
+		}
+		return jsonString(src.ArrivedAt.UTC().Format(time.RFC3339Nano)), true
+	}
+	return nil, false
+}
+
+func jsonString(s string) []byte {
+	b, _ := json.Marshal(s)
+	return b
+}
+
+// String spells the source as the settings do.
+func (s Source) String() string {
+	if s.Meta != "" {
+		return s.Meta
+	}
+	var b strings.Builder
+	for _, tok := range s.Path {
+		b.WriteByte('/')
+		b.WriteString(strings.ReplaceAll(strings.ReplaceAll(tok, "~", "~0"), "/", "~1"))
+	}
+	return b.String()
+}
+
+// pointer resolves an RFC 6901 JSON pointer in doc.
+func pointer(doc []byte, path []string) ([]byte, bool) {
+	cur := doc
+	for _, tok := range path {
+		var next []byte
+		found := false
+		switch {
+		case len(cur) > 0 && cur[0] == '{':
+			_ = eachMember(cur, func(k, v []byte) error {
+				if name, err := unquote(k); err == nil && name == tok {
+					next, found = v, true // the last of duplicate names wins, as in encoding/json
+				}
+				return nil
+			})
+		case len(cur) > 0 && cur[0] == '[':
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 {
+				return nil, false
+			}
+			var elems []json.RawMessage
+			if json.Unmarshal(cur, &elems) != nil || i >= len(elems) {
+				return nil, false
+			}
+			next, found = elems[i], true
+		}
+		if !found {
+			return nil, false
+		}
+		cur = bytes.TrimSpace(next)
+	}
+	return cur, true
+}
+
+// ParsePointer reads a JSON pointer ("/a/b~1c").
+func ParsePointer(s string) ([]string, error) {
+	if !strings.HasPrefix(s, "/") {
+		return nil, fmt.Errorf("%q is not a JSON pointer (want /member/…)", s)
+	}
+	toks := strings.Split(s[1:], "/")
+	for i, t := range toks {
+		toks[i] = strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~")
+	}
+	return toks, nil
+}
+
+// matches reports whether doc's value at the rule's path equals its value.
+func (r *Rule) matches(doc []byte) bool {
+	raw, found := pointer(doc, r.Path)
+	if !found {
+		return false
+	}
+	return sameJSON(raw, r.Value)
+}
+
+// sameJSON compares two JSON scalars: strings by their unescaped text,
+// numbers by their exact value, literals as written.
+func sameJSON(a, b []byte) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return false
+	}
+	if a[0] == '"' || b[0] == '"' {
+		sa, err1 := unquote(a)
+		sb, err2 := unquote(b)
+		return err1 == nil && err2 == nil && sa == sb
+	}
+	na, ok1 := ParseNumber(string(a))
+	nb, ok2 := ParseNumber(string(b))
+	if ok1 && ok2 {
+		return na.Text == nb.Text
+	}
+	return string(a) == string(b)
+}

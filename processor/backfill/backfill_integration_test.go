@@ -38,6 +38,15 @@ type fixture struct {
 
 func newFixture(t testing.TB, db pgtest.DB, columnTypes ...cdc.Column) *fixture {
 	t.Helper()
+	f := newTarget(t, db, columnTypes...)
+	dynamotest.CreateTable(t, f.ddb, f.source, dynamotest.Key{Name: "id", Type: "S"}, dynamotest.Key{Name: "rev", Type: "N"})
+	return f
+}
+
+// newTarget is a fixture without its DynamoDB table: fresh sink tables for
+// a table keyed id:S, rev:N.
+func newTarget(t testing.TB, db pgtest.DB, columnTypes ...cdc.Column) *fixture {
+	t.Helper()
 	f := &fixture{db: db, ddb: dynamotest.Client(t), model: dynamotest.Model{}}
 	name := fmt.Sprintf("bf_%d", time.Now().UnixNano()%1e12)
 	f.source = name
@@ -45,7 +54,6 @@ func newFixture(t testing.TB, db pgtest.DB, columnTypes ...cdc.Column) *fixture 
 	if db.Crate() {
 		f.target = "doc." + name
 	}
-	dynamotest.CreateTable(t, f.ddb, f.source, dynamotest.Key{Name: "id", Type: "S"}, dynamotest.Key{Name: "rev", Type: "N"})
 	keys, err := cdc.ParseDynamoKeys("id:S,rev:N")
 	if err != nil {
 		t.Fatal(err)

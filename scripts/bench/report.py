@@ -208,11 +208,14 @@ def targets(runs, gobench, backfill):
         add("%s: CDC (dynamodb-cdc) ≥ 50 %% of the plain-JSON rate" % db, ratio(runs, cdc, ours), 0.5, pct=True)
     bf = backfill.get("BenchmarkBackfill", {})
     if bf.get("items/s"):
-        cdc = [r["records_per_s"] for r in runs.get("ours-crate-cdc", [])]
+        ref = bf.get("stream-items/s", [])
+        pct = [a / b * 100 for a, b in zip(bf["items/s"], ref) if b > 0]
         lines.append("| CrateDB: `kinesis-cratedb backfill` of a DynamoDB table (%s items of about 750 B, the change stream's "
                      "readings, scanned from dynalite in 4 segments of 1,000-item pages, written through the same guarded "
-                     "upserts; the change stream, ours-crate-cdc: %s changes/s) | %s items/s | state it | stated |" % (
-                         fmt_int(med(bf.get("items", [0]))), spread(cdc) if cdc else "–", spread(bf["items/s"])))
+                     "upserts) | %s items/s; the same items as change records, decoded and applied beside it: %s items/s "
+                     "(the backfill at %s %%) | state it | stated |" % (
+                         fmt_int(med(bf.get("items", [0]))), spread(bf["items/s"]), spread(ref) if ref else "–",
+                         spread(pct) if pct else "–"))
     rt = ratio(runs, "ours-pg-durable", "kclpy-seed-durable")
     if rt:
         add("PostgreSQL, %s: ≥ 20× the seed style" % DURABLE, rt, 20)

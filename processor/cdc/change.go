@@ -1,6 +1,8 @@
-// Package cdc decodes change-data-capture events that arrive over Kinesis
-// (DynamoDB's Kinesis destination and AWS DMS's Kinesis target) into typed
-// row changes, and compacts a batch to the newest change per row.
+// Package cdc decodes records into typed row changes: change-data-capture
+// events that arrive over Kinesis (DynamoDB's Kinesis destination and AWS
+// DMS's Kinesis target), and plain JSON records mapped to typed columns
+// (Mapped: a row per record, or the latest state per key). It compacts a
+// batch to the newest change per row.
 //
 // It knows nothing about SQL: processor/sink turns Changes into guarded
 // upserts. Every Change carries a Version; the sink only lets a change
@@ -135,6 +137,37 @@ type Table struct {
 	Layout  Layout
 	Key     []Column
 	Columns []Column
+	// Partition, when set, partitions a Direct table by a generated
+	// column: a TIMESTAMP column truncated to a day, week or month.
+	Partition *Partition
+	// AppendOnly tables are keyed by each record's place in the stream: a
+	// row is written once and never changes (a redelivery is the same
+	// row), so no version guard is needed.
+	AppendOnly bool
+}
+
+// Partition is how a table is partitioned by time.
+type Partition struct {
+	Column string // a TIMESTAMP column of the table
+	Unit   string // day | week | month
+}
+
+// Name is the generated column's name.
+func (p *Partition) Name() string { return p.Column + "_" + p.Unit }
+
+// Start is the start of the partition that holds t (UTC; weeks start on
+// Monday, as date_trunc has it on both databases).
+func (p *Partition) Start(t time.Time) time.Time {
+	t = t.UTC()
+	y, m, d := t.Date()
+	switch p.Unit {
+	case "month":
+		return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+	case "week":
+		day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+		return day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7))
+	}
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 // Op is what a change does to its row.

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/decode"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 )
 
@@ -84,13 +86,29 @@ var appendKey = []MappedColumn{
 	{Column{Name: "sub_seq", Type: BigInt}, Source{Meta: MetaSubSequenceNumber}},
 }
 
-// NewMapped checks a mapping: key names columns (none: append mode),
-// version is where a row's version comes from (nil: stream order).
-func NewMapped(table string, columns []MappedColumn, key []string, unmapped Unmapped, version *Source, deletion *Rule) (*Mapped, error) {
+// MappedOptions are the choices of a mapping besides its columns.
+type MappedOptions struct {
+	Key      []string // column names; none: every record is a row (append)
+	Unmapped Unmapped
+	Version  *Source // what orders a key's records; nil: the stream
+	Delete   *Rule   // makes a record a tombstone; needs Key
+	// PartitionBy (day, week, month) partitions the table by a TIMESTAMP
+	// column, PartitionColumn, or by the record's arrival ("": an
+	// arrived_at column mapped from $arrival is added).
+	PartitionBy, PartitionColumn string
+}
+
+// NewMapped checks a mapping.
+func NewMapped(table string, columns []MappedColumn, o MappedOptions) (*Mapped, error) {
 	if len(columns) == 0 {
 		return nil, errors.New("no columns")
 	}
-	m := &Mapped{table: &Table{Name: table, Layout: Direct}, unmapped: unmapped, version: version, deletion: deletion, whole: map[string]bool{}}
+	key, unmapped, version, deletion := o.Key, o.Unmapped, o.Version, o.Delete
+	columns, partition, err := partitionOf(columns, o)
+	if err != nil {
+		return nil, err
+	}
+	m := &Mapped{table: &Table{Name: table, Layout: Direct, Partition: partition, AppendOnly: len(key) == 0}, unmapped: unmapped, version: version, deletion: deletion, whole: map[string]bool{}}
 	byName := map[string]MappedColumn{}
 	for _, c := range columns {
 		if _, dup := byName[c.Name]; dup || c.Name == PayloadColumn && unmapped != UnmappedDrop {
@@ -146,6 +164,36 @@ func NewMapped(table string, columns []MappedColumn, key []string, unmapped Unma
 	return m, nil
 }
 
+// partitionOf checks the partition choice and adds the arrival column it
+// may need. A keyed table may only be partitioned by a key column: a key's
+// row must never move between partitions.
+func partitionOf(columns []MappedColumn, o MappedOptions) ([]MappedColumn, *Partition, error) {
+	switch o.PartitionBy {
+	case "":
+		return columns, nil, nil
+	case "day", "week", "month":
+	default:
+		return nil, nil, fmt.Errorf("partition unit %q: want day, week or month", o.PartitionBy)
+	}
+	name := o.PartitionColumn
+	if name == "" {
+		name = "arrived_at"
+		if !slices.ContainsFunc(columns, func(c MappedColumn) bool { return c.Name == name }) {
+			columns = append(slices.Clip(columns), MappedColumn{Column{Name: name, Type: Timestamp}, Source{Meta: MetaArrival}})
+		}
+	}
+	i := slices.IndexFunc(columns, func(c MappedColumn) bool { return c.Name == name })
+	switch {
+	case i < 0:
+		return nil, nil, fmt.Errorf("partition column %q is not a configured column", name)
+	case columns[i].Type != Timestamp:
+		return nil, nil, fmt.Errorf("partition column %q is %s, not TIMESTAMP", name, columns[i].Type)
+	case len(o.Key) > 0 && !slices.Contains(o.Key, name):
+		return nil, nil, fmt.Errorf("partition column %q must be part of sink.key: a key's row would move between partitions", name)
+	}
+	return columns, &Partition{Column: name, Unit: o.PartitionBy}, nil
+}
+
 func isKey(key []Column, name string) bool {
 	for _, k := range key {
 		if k.Name == name {
@@ -161,22 +209,27 @@ func (m *Mapped) Tables() []*Table { return []*Table{m.table} }
 // Decode maps one record to a row change. A value that does not convert
 // exactly fails the record, naming the column, the source and the value.
 func (m *Mapped) Decode(src record.Source) (Event, error) {
-	doc := bytes.TrimSpace(src.Data)
-	if len(doc) == 0 || doc[0] != '{' || !json.Valid(doc) {
-		return Event{}, errors.New("record is not a JSON object")
-	}
-	c := &Change{Table: m.table, Op: Upsert, Source: src, EventTime: src.ArrivedAt}
-	var err error
-	if c.Version, err = m.versionOf(doc, src); err != nil {
+	// Plain JSON's rules (decode.JSON): a value that is not an object is
+	// {"value": …}, so /value maps it.
+	doc, err := (decode.JSON{}).Decode(src.Data)
+	if err != nil {
 		return Event{}, err
 	}
-	if m.deletion != nil && m.deletion.matches(doc) {
+	top, err := members(doc)
+	if err != nil {
+		return Event{}, err
+	}
+	c := &Change{Table: m.table, Op: Upsert, Source: src, EventTime: src.ArrivedAt}
+	if c.Version, err = m.versionOf(top, src); err != nil {
+		return Event{}, err
+	}
+	if m.deletion != nil && m.deletion.matches(top) {
 		c.Op = Delete
 	}
 	values := make([]any, len(m.sources))
 	for i, s := range m.sources {
 		col := m.column(i)
-		raw, found := s.lookup(doc, src)
+		raw, found := s.lookup(top, src)
 		v, err := convertMapped(raw, found, col.Type)
 		if err != nil {
 			return Event{}, fmt.Errorf("column %q from %s = %.80s: %w", col.Name, s, raw, err)
@@ -185,6 +238,9 @@ func (m *Mapped) Decode(src record.Source) (Event, error) {
 			return Event{}, fmt.Errorf("key column %q from %s is missing or null", col.Name, s)
 		}
 		values[i] = v
+	}
+	if p := m.table.Partition; p != nil && values[m.index(p.Column)] == nil {
+		return Event{}, fmt.Errorf("partition column %q is missing or null", p.Column)
 	}
 	c.Key = values[:len(m.table.Key)]
 	if c.Op == Delete {
@@ -199,6 +255,16 @@ func (m *Mapped) Decode(src record.Source) (Event, error) {
 		c.Values = append(c.Values, payload)
 	}
 	return Event{Change: c}, nil
+}
+
+// index is the position of a column in the values Decode builds.
+func (m *Mapped) index(name string) int {
+	for i := range m.sources {
+		if m.column(i).Name == name {
+			return i
+		}
+	}
+	return -1
 }
 
 func (m *Mapped) column(i int) Column {
@@ -228,10 +294,10 @@ func (m *Mapped) payload(doc []byte) (json.RawMessage, error) {
 // versionOf orders the changes of one key: by the configured source (a
 // timestamp in microseconds, or a non-negative integer), then by the
 // stream. Without a source, by the stream alone.
-func (m *Mapped) versionOf(doc []byte, src record.Source) (Version, error) {
+func (m *Mapped) versionOf(top map[string][]byte, src record.Source) (Version, error) {
 	var micros int64
 	if m.version != nil {
-		raw, found := m.version.lookup(doc, src)
+		raw, found := m.version.lookup(top, src)
 		v, err := versionValue(raw, found)
 		if err != nil {
 			return Version{}, fmt.Errorf("version from %s = %.80s: %w", m.version, raw, err)
@@ -278,12 +344,28 @@ func convertMapped(raw []byte, found bool, t Type) (any, error) {
 	return convertValue(raw, t)
 }
 
+// members indexes a record's top-level members once (the last of
+// duplicate names wins, as in encoding/json): every path starts there.
+func members(doc []byte) (map[string][]byte, error) {
+	top := map[string][]byte{}
+	err := eachMember(doc, func(k, v []byte) error {
+		name, err := unquote(k)
+		top[name] = v
+		return err
+	})
+	return top, err
+}
+
 // lookup finds the source's value: raw JSON for a path, JSON text for
 // metadata. found is false when the path does not exist.
-func (s Source) lookup(doc []byte, src record.Source) (raw []byte, found bool) {
+func (s Source) lookup(top map[string][]byte, src record.Source) (raw []byte, found bool) {
 	switch s.Meta {
 	case "":
-		return pointer(doc, s.Path)
+		v, ok := top[s.Path[0]]
+		if !ok {
+			return nil, false
+		}
+		return pointer(v, s.Path[1:])
 	case MetaPartitionKey:
 		return jsonString(src.PartitionKey), true
 	case MetaShardID:
@@ -365,8 +447,8 @@ func ParsePointer(s string) ([]string, error) {
 }
 
 // matches reports whether doc's value at the rule's path equals its value.
-func (r *Rule) matches(doc []byte) bool {
-	raw, found := pointer(doc, r.Path)
+func (r *Rule) matches(top map[string][]byte) bool {
+	raw, found := (Source{Path: r.Path}).lookup(top, record.Source{})
 	if !found {
 		return false
 	}

@@ -42,7 +42,7 @@ func TestMappedAppendConvertsExactly(t *testing.T) {
 		col(t, "arrived", Timestamp, "$arrival"),
 		col(t, "slash", Text, "/a~1b"),
 		col(t, "first", Integer, "/list/0"),
-	}, nil, UnmappedIgnored, nil, nil)
+	}, MappedOptions{Unmapped: UnmappedIgnored})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestMappedAppendConvertsExactly(t *testing.T) {
 func TestMappedRefusesWhatDoesNotConvertExactly(t *testing.T) {
 	m, err := NewMapped("t", []MappedColumn{
 		col(t, "n", BigInt, "/n"), col(t, "i", Integer, "/i"), col(t, "d", Double, "/d"), col(t, "ts", Timestamp, "/ts"), col(t, "b", Boolean, "/b"),
-	}, nil, UnmappedDrop, nil, nil)
+	}, MappedOptions{Unmapped: UnmappedDrop})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,8 +99,8 @@ func TestMappedRefusesWhatDoesNotConvertExactly(t *testing.T) {
 		{`{"ts":"yesterday"}`, `column "ts" from /ts = "yesterday"`},
 		{`{"ts":1.5}`, `integer epoch milliseconds`},
 		{`{"b":"maybe"}`, `is not a boolean`},
-		{`[1]`, `not a JSON object`},
-		{`{"n":`, `not a JSON object`},
+		{"{\"n\":\"\xff\"}", `not valid UTF-8`},
+		{`{"n":`, `payload is not JSON`},
 	} {
 		_, err := m.Decode(mappedSource(tt.doc))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -119,7 +119,7 @@ func TestMappedLatestStateKeyVersionAndDeleteRule(t *testing.T) {
 	columns := []MappedColumn{col(t, "id", Text, "/id"), col(t, "v", BigInt, "/v")}
 	version := &Source{Path: mustPointer(t, "/updated_at")}
 	rule := &Rule{Path: mustPointer(t, "/op"), Value: json.RawMessage(`"delete"`)}
-	m, err := NewMapped("t", columns, []string{"id"}, UnmappedDrop, version, rule)
+	m, err := NewMapped("t", columns, MappedOptions{Key: []string{"id"}, Unmapped: UnmappedDrop, Version: version, Delete: rule})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,9 +149,10 @@ func TestMappedLatestStateKeyVersionAndDeleteRule(t *testing.T) {
 func TestNewMappedRefusesBadMappings(t *testing.T) {
 	id := col(t, "id", Text, "/id")
 	for name, tt := range map[string]struct {
-		cols []MappedColumn
-		key  []string
-		rule *Rule
+		cols          []MappedColumn
+		key           []string
+		rule          *Rule
+		part, partCol string
 	}{
 		"twice":              {cols: []MappedColumn{id, id}},
 		"payload name":       {cols: []MappedColumn{col(t, "payload", Text, "/p")}},
@@ -161,9 +162,68 @@ func TestNewMappedRefusesBadMappings(t *testing.T) {
 		"append key clash":   {cols: []MappedColumn{col(t, "seq", Text, "/seq")}},
 		"no columns":         {},
 		"bad name for crate": {cols: []MappedColumn{col(t, "_id", Text, "/x")}},
+		"partition unit":     {cols: []MappedColumn{id}, part: "year"},
+		"partition not ts":   {cols: []MappedColumn{id}, part: "day", partCol: "id"},
+		"partition unknown":  {cols: []MappedColumn{id}, part: "day", partCol: "ts"},
+		"partition off key":  {cols: []MappedColumn{id, col(t, "ts", Timestamp, "/ts")}, key: []string{"id"}, part: "day", partCol: "ts"},
 	} {
-		if _, err := NewMapped("t", tt.cols, tt.key, UnmappedIgnored, nil, tt.rule); err == nil {
+		if _, err := NewMapped("t", tt.cols, MappedOptions{Key: tt.key, Unmapped: UnmappedIgnored, Delete: tt.rule, PartitionBy: tt.part, PartitionColumn: tt.partCol}); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestMappedPartitionsByArrivalOrAKeyColumn(t *testing.T) {
+	m, err := NewMapped("t", []MappedColumn{col(t, "v", BigInt, "/v")}, MappedOptions{Unmapped: UnmappedDrop, PartitionBy: "month"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := m.Tables()[0]
+	if tb.Partition == nil || tb.Partition.Name() != "arrived_at_month" || tb.Columns[len(tb.Columns)-1].Name != "arrived_at" {
+		t.Fatalf("%+v", tb)
+	}
+	ev, err := m.Decode(mappedSource(`{"v":1}`))
+	if err != nil || ev.Change.Values[1] != time.Date(2026, 11, 30, 1, 2, 3, 456000000, time.UTC) {
+		t.Fatalf("%+v %v", ev.Change, err)
+	}
+	keyed, err := NewMapped("t", []MappedColumn{col(t, "id", Text, "/id"), col(t, "ts", Timestamp, "/ts")},
+		MappedOptions{Key: []string{"id", "ts"}, Unmapped: UnmappedDrop, PartitionBy: "day", PartitionColumn: "ts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keyed.Decode(mappedSource(`{"id":"a"}`)); err == nil || !strings.Contains(err.Error(), `"ts" from /ts is missing`) {
+		t.Errorf("missing partition key: %v", err)
+	}
+	for _, tt := range []struct{ unit, at, want string }{
+		{"day", "2026-11-30T23:59:59.999Z", "2026-11-30T00:00:00Z"},
+		{"week", "2026-11-29T10:00:00Z", "2026-11-23T00:00:00Z"}, // a Sunday: its week began on Monday
+		{"week", "2026-11-30T10:00:00Z", "2026-11-30T00:00:00Z"},
+		{"month", "2026-11-30T10:00:00+05:00", "2026-11-01T00:00:00Z"},
+	} {
+		at, _ := time.Parse(time.RFC3339, tt.at)
+		if got := (&Partition{Unit: tt.unit}).Start(at).Format(time.RFC3339); got != tt.want {
+			t.Errorf("%s of %s = %s, want %s", tt.unit, tt.at, got, tt.want)
+		}
+	}
+}
+
+func BenchmarkMappedDecode(b *testing.B) {
+	t := &testing.T{}
+	m, err := NewMapped("t", []MappedColumn{
+		col(t, "id", BigInt, "/id"), col(t, "event", Text, "/event"), col(t, "customer", Text, "/customer/id"),
+		col(t, "tier", Text, "/customer/tier"), col(t, "amount", Double, "/amount/value"), col(t, "items", Integer, "/items"),
+		col(t, "active", Boolean, "/active"), col(t, "updated_at", Timestamp, "/updated_at"), col(t, "pk", Text, "$partitionKey"),
+	}, MappedOptions{Unmapped: UnmappedIgnored})
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := mappedSource(`{"id":17,"event":"order_placed","order_id":"ord-1","customer":{"id":"cust-7","name":"A B","tier":"gold"},` +
+		`"amount":{"value":12.5,"currency":"EUR"},"items":3,"active":true,"updated_at":"2023-11-14T22:13:20.123Z","note":"` + strings.Repeat("x", 700) + `"}`)
+	b.SetBytes(int64(len(src.Data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Decode(src); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

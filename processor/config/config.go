@@ -67,6 +67,11 @@ type Settings struct {
 	Region           string
 	DynamoDBEndpoint string
 
+	// Retention is how long partitions are kept (0: for ever);
+	// StreamRetention the stream's own retention, which bounds how late an
+	// old change can arrive (the tombstone purge's horizon).
+	Retention, StreamRetention time.Duration
+
 	// Decoder decodes the payload of a plain format (json, raw); nil for
 	// the change formats. CDC decodes change events when Format is
 	// dynamodb-cdc or dms (see cdc.go); nil for the plain formats. Exactly
@@ -141,6 +146,8 @@ func FromProperties(props Properties, environ []string) (Settings, error) {
 		DaemonTimeout:       time.Duration(r.integer("timeoutInSeconds", 0, 0, 1<<30)) * time.Second,
 		Region:              r.str("regionName", ""),
 		DynamoDBEndpoint:    r.str("dynamoDBEndpoint", ""),
+		Retention:           r.duration("sink.retention", 0),
+		StreamRetention:     r.duration("sink.streamRetention", 24*time.Hour),
 	}
 	s.Warnings = r.warnings
 	s.CDC = r.changeDecoder(s.Format, s.Table)
@@ -346,6 +353,29 @@ func (r *reader) integer(key string, def, min, max int) int {
 func (r *reader) millis(key string, def time.Duration) time.Duration {
 	n := r.integer(key, int(def.Milliseconds()), 0, 1<<31-1)
 	return time.Duration(n) * time.Millisecond
+}
+
+// duration reads a duration such as 90d, 36h or 15m (days are 24 h).
+func (r *reader) duration(key string, def time.Duration) time.Duration {
+	v, ok := r.raw(key)
+	if !ok || strings.TrimSpace(v) == "" {
+		return def
+	}
+	s := strings.TrimSpace(v)
+	if days, found := strings.CutSuffix(s, "d"); found {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 {
+			r.fail(key, v, "want a positive number of days (90d) or a duration (36h)")
+			return def
+		}
+		return time.Duration(n) * 24 * time.Hour
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		r.fail(key, v, "want a positive number of days (90d) or a duration (36h)")
+		return def
+	}
+	return d
 }
 
 func (r *reader) level(key string, def zerolog.Level) zerolog.Level {

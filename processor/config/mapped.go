@@ -16,7 +16,8 @@ import (
 //	sink.version = /updated_at        optional, with sink.key: what orders a key's records
 //	sink.deleteWhen = /op == "delete" optional, with sink.key: tombstone rule
 //	sink.unmapped = ignored           ignored (OBJECT(IGNORED)) | object | drop
-var mappedKeys = []string{"sink.key", "sink.version", "sink.deleteWhen", "sink.unmapped"}
+//	sink.partitionBy = month          day|week|month [:column]; default column: arrival
+var mappedKeys = []string{"sink.key", "sink.version", "sink.deleteWhen", "sink.unmapped", "sink.partitionBy"}
 
 // mapped builds the decoder of sink.columns, or nil when it is not set.
 func (r *reader) mapped(format, table string) cdc.Decoder {
@@ -61,9 +62,15 @@ func (r *reader) mapped(format, table string) cdc.Decoder {
 		r.fail("sink.key", "", "sink.version and sink.deleteWhen need sink.key")
 		return nil
 	}
-	m, err := cdc.NewMapped(table, columns, key, unmapped, version, rule)
+	unit, partCol, _ := strings.Cut(r.str("sink.partitionBy", ""), ":")
+	m, err := cdc.NewMapped(table, columns, cdc.MappedOptions{Key: key, Unmapped: unmapped, Version: version, Delete: rule,
+		PartitionBy: strings.ToLower(strings.TrimSpace(unit)), PartitionColumn: strings.TrimSpace(partCol)})
 	if err != nil {
-		r.fail("sink.columns", spec, err.Error())
+		key := "sink.columns"
+		if strings.HasPrefix(err.Error(), "partition") {
+			key = "sink.partitionBy"
+		}
+		r.fail(key, r.str(key, ""), err.Error())
 		return nil
 	}
 	return m

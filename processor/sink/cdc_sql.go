@@ -65,6 +65,12 @@ type cdcStatements struct {
 	upsertRow string
 	// upsertUnnest upserts a whole chunk given as column arrays (PostgreSQL).
 	upsertUnnest string
+	// Retention (retention.go): rows of partitions that start before $1,
+	// per partition; their deletion (CrateDB drops the partitions whole);
+	// tombstones whose event is older than $1, and their deletion.
+	expiredPartitions, deleteExpired string
+	countTombstones, purgeTombstones string
+	refresh                          string // makes recent writes visible to the counts; "" where reads are real-time
 }
 
 // cdcColumn is a column of a CDC table as the SQL sees it.
@@ -103,6 +109,14 @@ func buildCDCStatements(d dialect, table, view tableName, spec *cdc.Table) cdcSt
 	}
 	s.upsertRow = upsertRow(d, table, spec, cols)
 	s.upsertUnnest = d.cdcSQL().upsertUnnest(table, spec, cols)
+	if p := spec.Partition; p != nil {
+		part := quoteIdent(p.Name())
+		s.expiredPartitions = `SELECT ` + part + `, count(*) FROM ` + table.sql() + ` WHERE ` + part + ` < $1::TIMESTAMPTZ GROUP BY ` + part + ` ORDER BY ` + part
+		s.deleteExpired = `DELETE FROM ` + table.sql() + ` WHERE ` + part + ` < $1::TIMESTAMPTZ`
+	}
+	tombstones := ` FROM ` + table.sql() + ` WHERE ` + quoteIdent(colDeleted) + ` = TRUE AND ` + quoteIdent(colEventTime) + ` < $1::TIMESTAMPTZ`
+	s.countTombstones, s.purgeTombstones = `SELECT count(*)`+tombstones, `DELETE`+tombstones
+	s.refresh = d.cdcSQL().refresh(table)
 	return s
 }
 
@@ -122,10 +136,13 @@ func createCDCTable(d dialect, table tableName, spec *cdc.Table) string {
 		quoteIdent(colVersion)+" "+d.cdcSQL().versionColumn(),
 		quoteIdent(colDeleted)+" BOOLEAN NOT NULL",
 		quoteIdent(colEventTime)+" "+d.columnType(cdc.Timestamp))
+	if spec.Partition != nil {
+		defs = append(defs, d.cdcSQL().partitionColumn(spec.Partition))
+	}
 	if spec.Layout == cdc.Direct {
 		defs = append(defs, "PRIMARY KEY ("+keyList(spec)+")")
 	}
-	return `CREATE TABLE IF NOT EXISTS ` + table.sql() + ` (` + strings.Join(defs, ", ") + `)`
+	return `CREATE TABLE IF NOT EXISTS ` + table.sql() + ` (` + strings.Join(defs, ", ") + `)` + d.cdcSQL().partitionedBy(spec.Partition)
 }
 
 // createLiveView shows the source table's state: no tombstones, no
@@ -150,19 +167,34 @@ func upsertRow(d dialect, table tableName, spec *cdc.Table, cols []cdcColumn) st
 	for i, c := range cols {
 		names[i] = quoteIdent(c.name)
 		params[i] = "$" + strconv.Itoa(i+1) + "::" + d.castType(c.typ)
-		if !c.key && c.name != colVersion {
+		if !c.key && c.name != colVersion && !partitionSource(spec, c.name) {
 			sets = append(sets, d.cdcSQL().guarded(c.name))
 		}
 	}
 	sets = append(sets, d.cdcSQL().guarded(colVersion))
 	return `INSERT INTO ` + table.sql() + d.cdcSQL().upsertAlias() + ` (` + strings.Join(names, ", ") + `) VALUES (` + strings.Join(params, ", ") + `) ` +
-		`ON CONFLICT (` + d.cdcSQL().conflictTarget(spec) + `) DO UPDATE SET ` + strings.Join(sets, ", ")
+		onConflict(d.cdcSQL().conflictTarget(spec), spec, sets)
 }
 
+// onConflict is what a change does to a stored row: a guarded update, or
+// nothing for an append-only table, whose rows never change.
+func onConflict(target string, spec *cdc.Table, sets []string) string {
+	if spec.AppendOnly {
+		return `ON CONFLICT (` + target + `) DO NOTHING`
+	}
+	return `ON CONFLICT (` + target + `) DO UPDATE SET ` + strings.Join(sets, ", ")
+}
+
+// keyList is the primary key of a Direct table: its key columns, and the
+// partition column (CrateDB requires it there; it depends on the key's
+// own columns or on the record's place in the stream, see cdc.NewMapped).
 func keyList(spec *cdc.Table) string {
 	var parts []string
 	for _, c := range spec.Key {
 		parts = append(parts, quoteIdent(c.Name))
+	}
+	if spec.Partition != nil {
+		parts = append(parts, quoteIdent(spec.Partition.Name()))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -187,4 +219,11 @@ func commonColumnType(t cdc.Type) string {
 	default:
 		return "TEXT"
 	}
+}
+
+// partitionSource reports the column a table's partition is generated
+// from: a row never moves to another partition, and CrateDB refuses to
+// update such a column, so an upsert leaves it as first written.
+func partitionSource(spec *cdc.Table, col string) bool {
+	return spec.Partition != nil && spec.Partition.Column == col
 }

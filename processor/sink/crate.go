@@ -101,6 +101,7 @@ func (crateDB) statements(target, deadLetter, progress tableName, objectPolicy s
 		refreshDeadLetters:  `REFRESH TABLE ` + deadLetter.sql(),
 
 		upsertProgress: upsertProgressSQL(progress, "", ""),
+		maxLag:         maxLagSQL(progress),
 	}
 }
 
@@ -180,3 +181,20 @@ func (crateDB) columnOptions(c cdc.Column) string {
 	}
 	return opts
 }
+
+func (crateDB) partitionColumn(p *cdc.Partition) string {
+	return quoteIdent(p.Name()) + ` TIMESTAMP WITH TIME ZONE GENERATED ALWAYS AS date_trunc(` + sqlString(p.Unit) + `, ` + quoteIdent(p.Column) + `)`
+}
+
+// partitionedBy: a partition per day, week or month, which retention drops
+// whole (DELETE on the partition column).
+func (crateDB) partitionedBy(p *cdc.Partition) string {
+	if p == nil {
+		return ""
+	}
+	return ` PARTITIONED BY (` + quoteIdent(p.Name()) + `)`
+}
+
+// refresh: CrateDB's reads see writes after a refresh (every second by
+// default); counts taken right after writing need one.
+func (crateDB) refresh(t tableName) string { return `REFRESH TABLE ` + t.sql() }

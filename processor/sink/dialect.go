@@ -71,6 +71,9 @@ type cdcDialect interface {
 	upsertAlias() string                      // how the stored row is named in DO UPDATE
 	guarded(col string) string                // an assignment that only a newer version makes
 	conflictTarget(spec *cdc.Table) string    // the full primary key
+	partitionColumn(p *cdc.Partition) string  // the generated column a table is partitioned by
+	partitionedBy(p *cdc.Partition) string    // the CREATE TABLE suffix, "" for none
+	refresh(t tableName) string               // makes recent writes visible to reads, "" where they are already
 	// upsertUnnest is the whole-chunk guarded upsert, "" where there is
 	// none (each change then goes as a row of a bulk).
 	upsertUnnest(table tableName, spec *cdc.Table, cols []cdcColumn) string

@@ -113,6 +113,7 @@ func (postgres) statements(target, deadLetter, progress tableName, _ string) sta
 			`WHERE d."shard_id" = u.s AND d."seq" = u.q AND d."sub_seq" = u.ss`,
 
 		upsertProgress: upsertProgressSQL(progress, " AS p", "p."),
+		maxLag:         maxLagSQL(progress),
 	}
 }
 
@@ -156,7 +157,7 @@ func (d postgres) upsertUnnest(table tableName, spec *cdc.Table, cols []cdcColum
 		default:
 			arrays[i], exprs[i] = "$"+n+"::TEXT[]", "u.c"+n+"::"+d.castType(c.typ)
 		}
-		if !c.key {
+		if !c.key && !partitionSource(spec, c.name) {
 			sets = append(sets, names[i]+" = excluded."+names[i])
 		}
 	}
@@ -165,10 +166,13 @@ func (d postgres) upsertUnnest(table tableName, spec *cdc.Table, cols []cdcColum
 		aliases[i] = "c" + strconv.Itoa(i+1)
 	}
 	v := quoteIdent(colVersion)
+	guard := ` WHERE coalesce(t.` + v + `, '') COLLATE "C" < excluded.` + v + ` COLLATE "C"`
+	if spec.AppendOnly {
+		guard = ""
+	}
 	return `INSERT INTO ` + table.sql() + ` AS t (` + strings.Join(names, ", ") + `) ` +
 		`SELECT ` + strings.Join(exprs, ", ") + ` FROM unnest(` + strings.Join(arrays, ", ") + `) AS u(` + strings.Join(aliases, ", ") + `) ` +
-		`ON CONFLICT (` + d.conflictTarget(spec) + `) DO UPDATE SET ` + strings.Join(sets, ", ") + ` ` +
-		`WHERE coalesce(t.` + v + `, '') COLLATE "C" < excluded.` + v + ` COLLATE "C"`
+		onConflict(d.conflictTarget(spec), spec, sets) + guard
 }
 
 func (postgres) columnType(t cdc.Type) string {
@@ -191,3 +195,16 @@ func (d postgres) castType(t cdc.Type) string {
 // columnOptions: PostgreSQL indexes nothing unasked and stores long text
 // out of line by itself.
 func (postgres) columnOptions(cdc.Column) string { return "" }
+
+// partitionColumn: date_trunc of a timestamptz depends on the session's time
+// zone, which a generated column may not; the UTC wall clock does not.
+func (postgres) partitionColumn(p *cdc.Partition) string {
+	return quoteIdent(p.Name()) + ` TIMESTAMPTZ GENERATED ALWAYS AS ((date_trunc(` + sqlString(p.Unit) + `, ` +
+		quoteIdent(p.Column) + ` AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')) STORED`
+}
+
+// partitionedBy: PostgreSQL's declarative partitions must be created ahead
+// of the rows; the table stays one, and retention deletes by the column.
+func (postgres) partitionedBy(*cdc.Partition) string { return "" }
+
+func (postgres) refresh(tableName) string { return "" }

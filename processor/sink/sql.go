@@ -51,6 +51,7 @@ type statements struct {
 	refreshDeadLetters     string // CrateDB only: reads are not real-time otherwise
 
 	upsertProgress string
+	maxLag         string // the largest millis_behind_latest of the target's shards
 }
 
 // stageTable is session-local (TEMP) and therefore needs no schema.
@@ -139,4 +140,9 @@ func selectDeadLettersSQL(deadLetter tableName) string {
 		`WHERE ($1::TEXT = '' OR "shard_id" = $1::TEXT) ` +
 		`AND ("shard_id" > $2::TEXT OR ("shard_id" = $2::TEXT AND ("seq" > $3::TEXT OR ("seq" = $3::TEXT AND "sub_seq" > $4::BIGINT)))) ` +
 		`ORDER BY "shard_id", "seq", "sub_seq" LIMIT $5`
+}
+
+// maxLagSQL reads how far the target's shards were behind, at most.
+func maxLagSQL(progress tableName) string {
+	return `SELECT max("millis_behind_latest") FROM ` + progress.sql() + ` WHERE "target_table" = $1::TEXT`
 }

@@ -19,8 +19,8 @@ import re
 import statistics
 
 ORDER = ["driver-null", "ours-discard", "kclpy-discard",
-         "ours-pg", "ours-pg-cdc", "pgx-pg-copy-binary", "pgx-pg-copy", "kclpy-seed", "kclpy-batched",
-         "ours-crate", "ours-crate-cdc", "pgx-crate-batch", "pgx-crate-unnest", "pgx-crate-values",
+         "ours-pg", "ours-pg-cdc", "ours-pg-typed", "pgx-pg-copy-binary", "pgx-pg-copy", "kclpy-seed", "kclpy-batched",
+         "ours-crate", "ours-crate-cdc", "ours-crate-typed", "pgx-crate-batch", "pgx-crate-unnest", "pgx-crate-values",
          "kclpy-seed-crate", "kclpy-batched-crate", "kclpy-batched-crate-http",
          "ours-pg-durable", "pgx-pg-durable", "kclpy-seed-durable",
          "ours-pg-nopipeline", "ours-discard-memlimit", "ours-pg-memlimit", "ours-discard-onecore", "ours-pg-onecore",
@@ -32,12 +32,14 @@ WHAT = {
     "kclpy-discard": "amazon-kclpy, decode only",
     "ours-pg": "**our child into PostgreSQL**",
     "ours-pg-cdc": "our child into PostgreSQL, `sink.format = dynamodb-cdc`, DynamoDB change stream",
+    "ours-pg-typed": "our child into PostgreSQL, typed columns (`sink.columns`: 11 fields mapped, the rest in payload)",
     "pgx-pg-copy-binary": "limit: same rows, pgx COPY in binary format (encoded by hand, as the sink), no protocol",
     "pgx-pg-copy": "limit: same rows, pgx CopyFrom (generic), no protocol",
     "kclpy-seed": "amazon-kclpy seed style (INSERT per record, autocommit)",
     "kclpy-batched": "amazon-kclpy batched: psycopg COPY per batch",
     "ours-crate": "**our child into CrateDB**",
     "ours-crate-cdc": "our child into CrateDB, `sink.format = dynamodb-cdc`, DynamoDB change stream",
+    "ours-crate-typed": "our child into CrateDB, typed columns (`sink.columns`: 11 fields mapped, the rest in payload)",
     "pgx-crate-batch": "limit: same rows, pgx batch of single-row INSERTs, one Sync (one CrateDB bulk operation)",
     "pgx-crate-unnest": "limit: same rows, INSERT … SELECT … FROM UNNEST, one per round trip",
     "pgx-crate-values": "limit: same rows, multi-row VALUES (1,000 rows per statement), one Sync",
@@ -265,8 +267,8 @@ HUGE_BOUND_MIB = 64 + 3 * 16
 
 def ratio_table(runs):
     pairs = [("ours-crate", CRATE_LIMIT), ("ours-crate", "kclpy-seed-crate"), ("ours-crate", CRATE_BATCHED),
-             ("ours-crate-cdc", "ours-crate"),
-             ("ours-pg", PG_LIMIT), ("ours-pg", "kclpy-seed"), ("ours-pg", "kclpy-batched"), ("ours-pg-cdc", "ours-pg"),
+             ("ours-crate-cdc", "ours-crate"), ("ours-crate-typed", "ours-crate"),
+             ("ours-pg", PG_LIMIT), ("ours-pg", "kclpy-seed"), ("ours-pg", "kclpy-batched"), ("ours-pg-cdc", "ours-pg"), ("ours-pg-typed", "ours-pg"),
              ("ours-pg-durable", "pgx-pg-durable"), ("ours-pg-durable", "kclpy-seed-durable"),
              ("ours-discard", "kclpy-discard"), ("ours-discard", "driver-null"),
              ("ours-crate", "ours-pg"), (CRATE_LIMIT, PG_LIMIT)]

@@ -299,16 +299,22 @@ pgx_bulk() {
 }
 
 cdc_props=("sink.format = dynamodb-cdc" "sink.dynamodb.keys = device:S,ts:N" "sink.dynamodb.columnTypes = temperature:DOUBLE")
+# Typed columns from the same JSON events as ours-pg and ours-crate: every
+# field but the padding note mapped, the rest kept in payload (ignored).
+typed_props=("sink.columns = id:BIGINT=/id, event:TEXT=/event, order_id:TEXT=/order_id, customer:TEXT=/customer/id, tier:TEXT=/customer/tier, amount:DOUBLE=/amount/value, currency:TEXT=/amount/currency, items:INTEGER=/items, active:BOOLEAN=/active, updated_at:TIMESTAMP=/updated_at, pk:TEXT=\$partitionKey")
 props "$RESULTS_DIR/ours-discard.properties" "sink.mode = discard"
 props "$RESULTS_DIR/ours-pg.properties" "sink.databaseUrl = $PG_URL" "sink.table = bench_ours"
 props "$RESULTS_DIR/ours-pg-cdc.properties" "sink.databaseUrl = $PG_URL" "sink.table = bench_cdc" "${cdc_props[@]}"
+props "$RESULTS_DIR/ours-pg-typed.properties" "sink.databaseUrl = $PG_URL" "sink.table = bench_typed" "${typed_props[@]}"
 if [ -n "$CRATE_URL" ]; then
 	props "$RESULTS_DIR/ours-crate.properties" "sink.databaseUrl = $CRATE_URL" "sink.table = bench_ours"
+	props "$RESULTS_DIR/ours-crate-typed.properties" "sink.databaseUrl = $CRATE_URL" "sink.table = bench_typed" "${typed_props[@]}"
 	props "$RESULTS_DIR/ours-crate-cdc.properties" "sink.databaseUrl = $CRATE_URL" "sink.table = bench_cdc" "${cdc_props[@]}"
 fi
 # cdc_tables: drops the CDC target's view (the child makes table and view);
 # prints bench's TABLE argument.
 cdc_tables() { sql_at "$db_url" "DROP VIEW IF EXISTS bench_cdc_live" >/dev/null 2>&1; echo "=bench_cdc"; }
+typed_tables() { sql_at "$db_url" "DROP VIEW IF EXISTS bench_typed_live" >/dev/null 2>&1; echo "=bench_typed"; }
 
 # --- machine, before the runs (load from other users shows here) -----------
 {
@@ -340,6 +346,7 @@ for rep in $(seq 1 "$REPEAT"); do
 	bench ours-discard "$rep" "$RECORDS" - -- "$OUR_CHILD" --properties "$RESULTS_DIR/ours-discard.properties"
 	bench ours-pg "$rep" "$RECORDS" =bench_ours -- "$OUR_CHILD" --properties "$RESULTS_DIR/ours-pg.properties"
 	bench ours-pg-cdc "$rep" "$RECORDS" "$(cdc_tables)" --format dynamodb-cdc -- "$OUR_CHILD" --properties "$RESULTS_DIR/ours-pg-cdc.properties"
+	bench ours-pg-typed "$rep" "$RECORDS" "$(typed_tables)" -- "$OUR_CHILD" --properties "$RESULTS_DIR/ours-pg-typed.properties"
 	pgx_bulk pgx-pg-copy-binary "$rep" copy-binary
 	pgx_bulk pgx-pg-copy "$rep" copy
 	bench kclpy-discard "$rep" "$RECORDS" - -- "$py" scripts/bench/kclpy_discard.py
@@ -349,6 +356,7 @@ for rep in $(seq 1 "$REPEAT"); do
 		use_db crate
 		bench ours-crate "$rep" "$RECORDS" =bench_ours -- "$OUR_CHILD" --properties "$RESULTS_DIR/ours-crate.properties"
 		bench ours-crate-cdc "$rep" "$RECORDS" "$(cdc_tables)" --format dynamodb-cdc -- "$OUR_CHILD" --properties "$RESULTS_DIR/ours-crate-cdc.properties"
+		bench ours-crate-typed "$rep" "$RECORDS" "$(typed_tables)" -- "$OUR_CHILD" --properties "$RESULTS_DIR/ours-crate-typed.properties"
 		for m in batch unnest values; do pgx_bulk "pgx-crate-$m" "$rep" "$m"; done
 		bench kclpy-seed-crate "$rep" "$SEED_RECORDS" bench_kclpy_seed -- "$py" scripts/bench/kclpy_seed.py
 		bench kclpy-batched-crate "$rep" "$RECORDS" bench_kclpy_batched -- "$py" scripts/bench/kclpy_batched.py

@@ -25,7 +25,7 @@ import (
 type backfillArgs struct {
 	table              string
 	segments, pageSize int
-	restart, dryRun    bool
+	restart            bool
 }
 
 func (b *backfillArgs) define(fs *flag.FlagSet) {
@@ -33,7 +33,6 @@ func (b *backfillArgs) define(fs *flag.FlagSet) {
 	fs.IntVar(&b.segments, "segments", 0, fmt.Sprintf("backfill: parallel scan segments of a new scan (default %d; a resumed scan keeps its own)", backfill.DefaultSegments))
 	fs.IntVar(&b.pageSize, "page-size", 0, fmt.Sprintf("backfill: items per Scan page (default %d)", backfill.DefaultPageSize))
 	fs.BoolVar(&b.restart, "restart", false, "backfill: start a new scan instead of continuing the last unfinished one")
-	fs.BoolVar(&b.dryRun, "dry-run", false, "backfill: count the items (Select=COUNT) and print the DDL; write nothing")
 }
 
 // check returns what is wrong with the backfill flags ("" when nothing):
@@ -63,7 +62,7 @@ func (b *backfillArgs) check(fs *flag.FlagSet, isBackfill bool) string {
 // runBackfill loads (or, with --dry-run, counts) the DynamoDB table's items
 // into the change stream's target table. SIGINT and SIGTERM stop it after
 // the pages being written; a later run continues.
-func runBackfill(ctx context.Context, s config.Settings, args backfillArgs, log zerolog.Logger) int {
+func runBackfill(ctx context.Context, s config.Settings, args backfillArgs, dryRun bool, log zerolog.Logger) int {
 	dec, ok := s.CDC.(*cdc.DynamoDB)
 	if !ok {
 		fmt.Fprintln(os.Stderr, "kinesis-cratedb: backfill needs sink.format = dynamodb-cdc (and sink.dynamodb.keys)")
@@ -73,7 +72,7 @@ func runBackfill(ctx context.Context, s config.Settings, args backfillArgs, log 
 		fmt.Fprintf(os.Stderr, "kinesis-cratedb: backfill of %s, but sink.dynamodb.sourceTable = %s\n", args.table, src)
 		return exitConfig
 	}
-	if s.Mode != config.ModeWrite && !args.dryRun {
+	if s.Mode != config.ModeWrite && !dryRun {
 		fmt.Fprintln(os.Stderr, "kinesis-cratedb: backfill needs sink.mode = write (or --dry-run)")
 		return exitConfig
 	}
@@ -86,8 +85,8 @@ func runBackfill(ctx context.Context, s config.Settings, args backfillArgs, log 
 	defer stop()
 	job := &backfill.Job{Table: args.table, Decoder: dec, Scanner: client, Segments: args.segments, PageSize: args.pageSize,
 		Restart: args.restart, Out: os.Stderr, Log: log}
-	if args.dryRun {
-		return dryRun(ctx, s, job, log)
+	if dryRun {
+		return countAndDDL(ctx, s, job, log)
 	}
 	w, err := sink.OpenChanges(ctx, s.DatabaseURL, sinkConfig(s, log), dec.Tables())
 	if err != nil {
@@ -106,9 +105,9 @@ func runBackfill(ctx context.Context, s config.Settings, args backfillArgs, log 
 	return 0
 }
 
-// dryRun counts the items and prints the DDL the backfill (and the child)
-// would run, for the database the settings name.
-func dryRun(ctx context.Context, s config.Settings, job *backfill.Job, log zerolog.Logger) int {
+// countAndDDL is --dry-run: it counts the items and prints the DDL the
+// backfill (and the child) would run, for the database the settings name.
+func countAndDDL(ctx context.Context, s config.Settings, job *backfill.Job, log zerolog.Logger) int {
 	n, err := job.Count(ctx)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kinesis-cratedb: %v\n", err)

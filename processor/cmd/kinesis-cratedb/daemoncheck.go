@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/config"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/daemonconf"
@@ -29,6 +30,11 @@ func checkDaemonProperties(path, self string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kinesis-cratedb: reading properties %s: %v\n", path, err)
 		return exitConfig
 	}
+	if !daemonFile(entries) {
+		// A file of sink settings alone (a benchmark's or a test's child,
+		// started without the daemon): there is no daemon to check for.
+		return 0
+	}
 	findings := daemonconf.Check(daemonconf.Input{Path: path, Entries: entries, Environ: os.Environ(), Self: self})
 	for _, f := range findings {
 		fmt.Fprint(stderr, daemonconf.Format(path, f))
@@ -38,4 +44,16 @@ func checkDaemonProperties(path, self string, stderr io.Writer) int {
 		return exitConfig
 	}
 	return 0
+}
+
+// daemonFile reports whether the file has any of the keys the daemon starts
+// from; a file without them is read by the child alone.
+func daemonFile(entries []config.Entry) bool {
+	for _, e := range entries {
+		switch strings.ToLower(e.Key) {
+		case "executablename", "streamname", "streamarn", "applicationname":
+			return true
+		}
+	}
+	return false
 }

@@ -89,7 +89,9 @@ func run(args []string) int {
 	case "replay":
 		return replay(ctx, settings, inv.shard, log)
 	case "backfill":
-		return runBackfill(ctx, settings, inv.backfill, log)
+		return runBackfill(ctx, settings, inv.backfill, inv.dryRun, log)
+	case "retention":
+		return retention(ctx, settings, inv.dryRun, os.Stdout, log)
 	}
 	return serve(ctx, settings, log)
 }
@@ -101,11 +103,13 @@ var commands = []struct{ name, args, what string }{
 	{"check", "--properties FILE", "check the settings, connect to the database, create the tables"},
 	{"replay", "--properties FILE [--shard ID]", "write the dead-lettered records again (after a fix)"},
 	{"backfill", "--properties FILE --dynamodb-table NAME", "load the items a DynamoDB table holds (sink.format = dynamodb-cdc)"},
+	{"retention", "--properties FILE [--dry-run]", "drop partitions past sink.retention, purge old tombstones (cron-safe)"},
 }
 
 // invocation is a parsed command line.
 type invocation struct {
 	command, properties, shard string
+	dryRun                     bool
 	backfill                   backfillArgs
 }
 
@@ -120,6 +124,8 @@ func parseArgs(args []string, stderr io.Writer) (inv invocation, code int, ok bo
 	fs.SetOutput(stderr)
 	fs.StringVar(&inv.properties, "properties", "", "the daemon's properties file, which also holds the sink.* settings")
 	fs.StringVar(&inv.shard, "shard", "", "replay: only this shard's dead-lettered records")
+	fs.BoolVar(&inv.dryRun, "dry-run", false, "retention: list what would be deleted, delete nothing; "+
+		"backfill: count the items (Select=COUNT) and print the DDL, write nothing")
 	inv.backfill.define(fs)
 	fs.Usage = func() { usage(fs) }
 	known := inv.command == "child"
@@ -146,6 +152,10 @@ func parseArgs(args []string, stderr io.Writer) (inv invocation, code int, ok bo
 		fmt.Fprintf(stderr, "kinesis-cratedb: --shard belongs to replay\n")
 		return inv, exitUsage, false
 	}
+	if inv.dryRun && inv.command != "retention" && inv.command != "backfill" {
+		fmt.Fprintf(stderr, "kinesis-cratedb: --dry-run belongs to retention and backfill\n")
+		return inv, exitUsage, false
+	}
 	if msg := inv.backfill.check(fs, inv.command == "backfill"); msg != "" {
 		fmt.Fprintf(stderr, "kinesis-cratedb: %s\n", msg)
 		return inv, exitUsage, false
@@ -161,7 +171,7 @@ func usage(fs *flag.FlagSet) {
 		if name == "" {
 			name = "(none)"
 		}
-		fmt.Fprintf(w, "  %-8s %-40s %s\n", name, c.args, c.what)
+		fmt.Fprintf(w, "  %-9s %-40s %s\n", name, c.args, c.what)
 	}
 	fmt.Fprintf(w, "\nflags:\n")
 	fs.PrintDefaults()

@@ -153,6 +153,8 @@ func FromProperties(props Properties, environ []string) (Settings, error) {
 	s.CDC = r.changeDecoder(s.Format, s.Table)
 	if s.CDC == nil {
 		s.CDC = r.mapped(s.Format, s.Table)
+	} else {
+		r.unused(append([]string{"sink.columns"}, mappedKeys...), s.Format)
 	}
 	if s.CDC == nil {
 		s.Decoder = r.plainDecoder(s.Format)

@@ -166,7 +166,7 @@ fi
 export BENCH_CRATEDB_HTTP=${BENCH_CRATEDB_HTTP:-}
 
 # --- binaries: private copies, so a concurrent `make build` cannot swap them
-go build -o bin/kcl-bench ./processor/cmd/kcl-bench || exit 1
+(cd scripts/tools && go build -o ../../bin/kcl-bench ./cmd/kcl-bench) || exit 1
 if [ -z "${OUR_CHILD:-}" ]; then
 	OUR_CHILD=$RESULTS_DIR/bin/kinesis-cratedb
 	go build -o "$OUR_CHILD" ./processor/cmd/kinesis-cratedb || exit 1

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,8 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/jackc/pgx/v5"
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/localaws"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
+	"github.com/kinesis-cratedb/kinesis-cratedb/scripts/tools/localaws"
 )
 
 // sinkApp is a stream, a lease table and a properties file that runs
@@ -177,7 +176,7 @@ func checkDeadLetters(t *testing.T, a sinkApp) {
 		if err := rows.Scan(&key, &stage, &msg, &raw); err != nil {
 			t.Fatal(err)
 		}
-		raw = a.rawOf(t, raw)
+		raw = a.db.DeadLetterRaw(t, raw)
 		if i >= len(want) || key != want[i].key || stage != "decode" || !strings.Contains(msg, want[i].err) || string(raw) != want[i].raw {
 			t.Fatalf("dead letter %d: %q %q %q %q", i, key, stage, msg, raw)
 		}
@@ -309,20 +308,6 @@ func (a sinkApp) idExpr() string {
 		return `payload['id']`
 	}
 	return `payload->>'id'`
-}
-
-// rawOf is a dead letter's raw column as read back: CrateDB keeps it as
-// base64 text.
-func (a sinkApp) rawOf(t *testing.T, stored []byte) []byte {
-	t.Helper()
-	if !a.db.Crate() {
-		return stored
-	}
-	b, err := base64.StdEncoding.DecodeString(string(stored))
-	if err != nil {
-		t.Fatalf("dead letter raw %q is not base64: %v", stored, err)
-	}
-	return b
 }
 
 // queryInt runs a query that returns one integer.

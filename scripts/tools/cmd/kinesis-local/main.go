@@ -25,7 +25,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/localaws"
+	"github.com/kinesis-cratedb/kinesis-cratedb/scripts/tools/localaws"
 )
 
 const usage = `usage: kinesis-local <command> [flags]

@@ -209,7 +209,7 @@ func killDuringWrite(t *testing.T, a sinkApp, d *daemon) (int, error) {
 	eventually(t, time.Minute, "a child's write waiting for the lock", func() (bool, string) {
 		var ports []int32
 		// The write is a COPY straight into the table, or an INSERT from
-		// the stage after a replay met rows already there (sink/write.go).
+		// the stage after a replay met rows already there (processor/sink/write.go).
 		rows, err := watcher.Query(ctx, `SELECT client_port FROM pg_stat_activity
 			WHERE wait_event_type = 'Lock' AND client_port IS NOT NULL
 			AND (query LIKE '%INSERT INTO %'||$1::text||'" (%' OR query LIKE 'COPY %'||$1::text||'" (%')`, name)

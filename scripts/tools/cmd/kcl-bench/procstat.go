@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/daemonsim"
 )
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat times; 100 on every
@@ -130,22 +132,7 @@ func childrenPeakRSS(daemonPid int) (float64, int) {
 			continue
 		}
 		n++
-		peak = max(peak, vmHWM(pid))
+		peak = max(peak, daemonsim.PeakRSS(pid))
 	}
 	return float64(peak) / (1 << 20), n
-}
-
-// vmHWM is a live process's peak resident set in bytes, or 0.
-func vmHWM(pid int) int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/localaws"
+	"github.com/kinesis-cratedb/kinesis-cratedb/scripts/tools/localaws"
 )
 
 func TestRunRejectsBadArguments(t *testing.T) {

@@ -16,6 +16,10 @@ import (
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
 )
 
+// cdcTestdata is processor/cdc/testdata, seen from this package's folder
+// (go test runs a package's tests in its folder).
+const cdcTestdata = "../../../processor/cdc/testdata/"
+
 // cdcCorpus is processor/cdc/testdata: a stream of change events and the
 // source tables' state after it.
 type cdcCorpus struct {
@@ -27,7 +31,7 @@ type cdcCorpus struct {
 
 func readCDCCorpus(t *testing.T, dir, expected string) cdcCorpus {
 	t.Helper()
-	f, err := os.Open("../cdc/testdata/" + dir + "/stream.jsonl")
+	f, err := os.Open(cdcTestdata + dir + "/stream.jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +43,7 @@ func readCDCCorpus(t *testing.T, dir, expected string) cdcCorpus {
 			c.lines = append(c.lines, []byte(line))
 		}
 	}
-	b, err := os.ReadFile("../cdc/testdata/" + dir + "/" + expected)
+	b, err := os.ReadFile(cdcTestdata + dir + "/" + expected)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,11 +13,11 @@ import (
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/config"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/daemonconf"
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/localaws"
+	"github.com/kinesis-cratedb/kinesis-cratedb/scripts/tools/localaws"
 )
 
 // TestE2EKclpy2File runs the real daemon with a properties file written
-// the way kclpy 2.x users wrote theirs (daemonconf/testdata/kclpy2.properties)
+// the way kclpy 2.x users wrote theirs (processor/daemonconf/testdata/kclpy2.properties)
 // and credentials in the SDK v1 variables older kclpy guides export,
 // started the seed's way, $(sh scripts/launch.sh FILE):
 //

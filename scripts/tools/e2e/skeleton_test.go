@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinesis-cratedb/kinesis-cratedb/processor/localaws"
+	"github.com/kinesis-cratedb/kinesis-cratedb/scripts/tools/localaws"
 )
 
 // logged is one line of bin/record-processor's log.

@@ -41,7 +41,7 @@ type pgxBulkConfig struct {
 // Sync) on one connection, as the child does.
 const (
 	// methodCopyBinary: COPY … FROM STDIN (FORMAT binary), rows encoded by
-	// hand like the sink's copy.go (PostgreSQL).
+	// hand like processor/sink/copy.go (PostgreSQL).
 	methodCopyBinary = "copy-binary"
 	// methodCopy: pgx's generic CopyFrom (PostgreSQL).
 	methodCopy = "copy"

@@ -5,7 +5,7 @@
 #
 #   scripts/chaos.sh [report.md]
 #
-# The scenarios are the TestChaos… tests of processor/e2e (`make test` runs
+# The scenarios are the TestChaos… tests of scripts/tools/e2e (`make test` runs
 # them with small trial counts); most run on PostgreSQL and on CrateDB, one
 # on a three-node CrateDB cluster. scripts/test.sh starts PostgreSQL,
 # CrateDB and the emulators on private ports and stops them again, also on
@@ -60,7 +60,7 @@ export CHAOS_RESULTS=$CHAOS_LOG_DIR/rows.md
 started=$(date +%s)
 status=0
 echo "chaos.sh: scenarios (child kills $CHAOS_CHILD_KILLS, daemon kills $CHAOS_DAEMON_KILLS, two-daemon kills $CHAOS_TWO_DAEMON_KILLS, outage $CHAOS_DB_OUTAGE, seed $CHAOS_SEED); log in $CHAOS_LOG_DIR/scenarios.log"
-scripts/test.sh -run "$run" -v -timeout 3h ./processor/e2e/ 2>&1 | tee "$CHAOS_LOG_DIR/scenarios.log" || status=1
+scripts/test.sh -run "$run" -v -timeout 3h ./scripts/tools/e2e/ 2>&1 | tee "$CHAOS_LOG_DIR/scenarios.log" || status=1
 scenarios_took=$(($(date +%s) - started))
 
 echo "chaos.sh: fuzzing the protocol decoder for $fuzztime"
@@ -207,7 +207,7 @@ scenarios set them as an operator wanting fast recovery would:
 ## This run
 
 - Date: $(date -u +%Y-%m-%dT%H:%MZ), total $((total_took / 60)) min $((total_took % 60)) s (scenarios $((scenarios_took / 60)) min $((scenarios_took % 60)) s, fuzzing ${fuzz_took} s).
-- Commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- processor 2>/dev/null || echo " + uncommitted changes in processor/").
+- Commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- processor scripts/tools 2>/dev/null || echo " + uncommitted changes in processor/ or scripts/tools/").
 - Command: \`CHAOS_SEED=$CHAOS_SEED${CHAOS_RUN:+ CHAOS_RUN='$CHAOS_RUN'} scripts/chaos.sh\` (child kills $CHAOS_CHILD_KILLS, daemon kills $CHAOS_DAEMON_KILLS, two-daemon kills $CHAOS_TWO_DAEMON_KILLS, outage $CHAOS_DB_OUTAGE, fuzz $fuzztime).
 - Scenario times: ${durations:-none}.
 - Machine: $(nproc) CPUs (${cpu:-unknown CPU}), $mem memory, $(uname -sr).

@@ -5,8 +5,15 @@
 # a state directory of its own, so a running `make demo` stack is left alone,
 # and it stops everything it started, also on failure.
 #
-#   CRATEDB_HOME=/path/to/crate-6.4.3 scripts/test.sh [go test flags...]
+#   CRATEDB_HOME=/path/to/crate-6.4.3 scripts/test.sh [go test flags...] [./package...]
 #                                           e.g. scripts/test.sh -run E2E -v
+#                                                scripts/test.sh -run TestE2ECDC ./scripts/tools/e2e/
+#
+# It runs `go test` in the product's module (processor/), then in the tools'
+# module (scripts/tools: the emulator helpers, the tools and the end-to-end
+# tests), with the same flags; both run even if the first fails. Arguments
+# that start with ./ are packages and go to the module that holds them (none:
+# ./... in both); every other argument is a go test flag.
 #
 # CRATEDB_HOME (required) is a CrateDB folder in the tarball layout; see
 # scripts/cratedb.sh. Ports: TEST_PGPORT, TEST_CRATE_PSQL_PORT,
@@ -55,4 +62,30 @@ export KCL_JARS_DIR=${KCL_JARS_DIR:-$repo/jars/lib}
 export REPO_ROOT=$repo
 echo "test.sh: services up in $(($(date +%s) - started)) s"
 
-go test -count=1 -timeout 40m "$@" ./...
+flags=() product=() tools=()
+for arg in "$@"; do
+	case $arg in
+	./...) product+=(./...) tools+=(./...) ;;
+	./scripts/tools | ./scripts/tools/*)
+		rest=${arg#./scripts/tools}
+		tools+=(".$rest")
+		;;
+	./* | .) product+=("$arg") ;;
+	*) flags+=("$arg") ;;
+	esac
+done
+if [ ${#product[@]} -eq 0 ] && [ ${#tools[@]} -eq 0 ]; then
+	product=(./...) tools=(./...)
+fi
+
+status=0
+if [ ${#product[@]} -gt 0 ]; then
+	echo "test.sh: go test in the product: ${product[*]}"
+	go test -count=1 -timeout 40m "${flags[@]}" "${product[@]}" || status=1
+fi
+if [ ${#tools[@]} -gt 0 ]; then
+	echo "test.sh: go test in the tools (scripts/tools): ${tools[*]}"
+	(cd scripts/tools && go test -count=1 -timeout 40m "${flags[@]}" "${tools[@]}") || status=1
+fi
+echo "test.sh: done in $(($(date +%s) - started)) s"
+exit "$status"

@@ -59,6 +59,11 @@ type Settings struct {
 
 	// DaemonTimeout is the daemon's timeoutInSeconds (0: unset).
 	DaemonTimeout time.Duration
+	// Region and DynamoDBEndpoint are the daemon's regionName and
+	// dynamoDBEndpoint ("" when unset): the backfill reads the source table
+	// where the daemon keeps its leases.
+	Region           string
+	DynamoDBEndpoint string
 
 	// Retention is how long partitions are kept (0: for ever);
 	// StreamRetention the stream's own retention, which bounds how late an
@@ -137,6 +142,8 @@ func FromProperties(props Properties, environ []string) (Settings, error) {
 		LogMaxSizeMB:        r.integer("sink.logMaxSizeMB", 100, 1, 1<<20),
 		LogMaxBackups:       r.integer("sink.logMaxBackups", 5, 0, 1000),
 		DaemonTimeout:       time.Duration(r.integer("timeoutInSeconds", 0, 0, 1<<30)) * time.Second,
+		Region:              r.str("regionName", ""),
+		DynamoDBEndpoint:    r.str("dynamoDBEndpoint", ""),
 		Retention:           r.duration("sink.retention", 0),
 		StreamRetention:     r.duration("sink.streamRetention", 24*time.Hour),
 	}
@@ -144,6 +151,8 @@ func FromProperties(props Properties, environ []string) (Settings, error) {
 	s.CDC = r.changeDecoder(s.Format, s.Table)
 	if s.CDC == nil {
 		s.CDC = r.mapped(s.Format, s.Table)
+	} else {
+		r.unused(append([]string{"sink.columns"}, mappedKeys...), s.Format)
 	}
 	if s.CDC == nil {
 		s.Decoder = r.plainDecoder(s.Format)

@@ -47,6 +47,7 @@ func TestInvalidMappedSettingsNameTheKey(t *testing.T) {
 		{map[string]string{"sink.columns": cols, "sink.key": "id", "sink.deleteWhen": "/op == {}"}, "sink.deleteWhen", "is not a JSON string"},
 		{map[string]string{"sink.columns": cols, "sink.unmapped": "keep"}, "sink.unmapped", "ignored"},
 		{map[string]string{"sink.key": "id"}, "sink.key", "does not apply"},
+		{map[string]string{"sink.partitionBy": "day", "sink.format": "dynamodb-cdc", "sink.dynamodb.keys": "id:S"}, "sink.partitionBy", "does not apply to sink.format = dynamodb-cdc"},
 	} {
 		p := Properties{"sink.databaseUrl": "postgres://x"}
 		for k, v := range tt.set {

@@ -245,7 +245,7 @@ func (c *Child) call(ctx context.Context, action string, line []byte) error {
 			if statusSeen {
 				// The child may exit right after leaseLost or shardEnded,
 				// taking its /proc entry along: sample its peak now.
-				c.peakRSS = max(c.peakRSS, readVmHWM(c.cmd.Process.Pid))
+				c.peakRSS = max(c.peakRSS, PeakRSS(c.cmd.Process.Pid))
 				return deferred
 			}
 		}

@@ -395,3 +395,12 @@ func BenchmarkSendBatch(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+func TestPeakRSS(t *testing.T) {
+	if PeakRSS(os.Getpid()) <= 0 {
+		t.Fatal("no VmHWM for this process")
+	}
+	if got := PeakRSS(-1); got != 0 {
+		t.Fatalf("PeakRSS of no process = %d, want 0", got)
+	}
+}

@@ -39,7 +39,7 @@ func (c *Child) Close() (Exit, error) {
 		return Exit{}, errors.New("daemonsim: child already closed")
 	}
 	c.closed = true
-	hwm := max(c.peakRSS, readVmHWM(c.cmd.Process.Pid))
+	hwm := max(c.peakRSS, PeakRSS(c.cmd.Process.Pid))
 	began := time.Now()
 	_ = c.stdin.Close()
 	deadline := time.NewTimer(c.exitTimeout)
@@ -99,8 +99,10 @@ func exitInfo(cmd *exec.Cmd, began time.Time, killed bool) Exit {
 	return e
 }
 
-// readVmHWM returns the peak RSS of a live process from /proc, or 0.
-func readVmHWM(pid int) int64 {
+// PeakRSS returns a live process's peak resident set in bytes (VmHWM in
+// /proc/<pid>/status), the measure of Exit.MaxRSS; 0 when it cannot be read
+// (the process is gone, or there is no /proc).
+func PeakRSS(pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0

@@ -8,6 +8,7 @@ package pgtest
 
 import (
 	"context"
+	"encoding/base64"
 	"os"
 	"testing"
 
@@ -88,4 +89,19 @@ func (db DB) Refresh(t testing.TB, conn Execer, tables ...string) {
 			t.Fatalf("REFRESH TABLE %s: %v", table, err)
 		}
 	}
+}
+
+// DeadLetterRaw is a dead letter's raw column as read back: the sink stores
+// the record's bytes as BYTEA in PostgreSQL and, CrateDB having no binary
+// type, as base64 text there.
+func (db DB) DeadLetterRaw(t testing.TB, stored []byte) []byte {
+	t.Helper()
+	if !db.Crate() {
+		return stored
+	}
+	b, err := base64.StdEncoding.DecodeString(string(stored))
+	if err != nil {
+		t.Fatalf("dead letter raw %q is not base64: %v", stored, err)
+	}
+	return b
 }

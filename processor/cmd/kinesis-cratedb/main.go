@@ -9,6 +9,7 @@
 //	kinesis-cratedb replay --properties FILE [--shard ID]   retry dead-lettered records
 //	kinesis-cratedb status --properties FILE [--watch]      one line per shard; exit 2 when one is stale or behind
 //	kinesis-cratedb exporter --properties FILE [--listen ADDR]   /metrics and /healthz
+//	kinesis-cratedb backfill --properties FILE --dynamodb-table NAME   load a DynamoDB table's items
 //
 // kinesis-cratedb -h lists them. Exit codes: 0 done, 1 runtime failure
 // (records are redelivered after the daemon restarts), 64 wrong command
@@ -91,6 +92,8 @@ func run(args []string) int {
 		return check(ctx, settings, log)
 	case "replay":
 		return replay(ctx, settings, inv.shard, log)
+	case "backfill":
+		return runBackfill(ctx, settings, inv.backfill, inv.dryRun, log)
 	case "retention":
 		return retention(ctx, settings, inv.dryRun, os.Stdout, log)
 	case "status":
@@ -107,6 +110,7 @@ var commands = []struct{ name, args, what string }{
 	{"", "--properties FILE", "the daemon's child for one shard: set executableName to this"},
 	{"check", "--properties FILE", "check the settings, connect to the database, create the tables"},
 	{"replay", "--properties FILE [--shard ID]", "write the dead-lettered records again (after a fix)"},
+	{"backfill", "--properties FILE --dynamodb-table NAME", "load the items a DynamoDB table holds (sink.format = dynamodb-cdc)"},
 	{"retention", "--properties FILE [--dry-run]", "drop partitions past sink.retention, purge old tombstones (cron-safe)"},
 	{"status", "--properties FILE [--watch] [--stale D] [--max-behind D]", "one line per shard; exit 2 when a shard is stale or behind (cron, probes)"},
 	{"exporter", "--properties FILE [--listen ADDR] [--stale D]", "serve /metrics (Prometheus) and /healthz from the progress table"},
@@ -118,7 +122,7 @@ func flagOwners(name string) []string {
 	case "shard":
 		return []string{"replay"}
 	case "dry-run":
-		return []string{"retention"}
+		return []string{"retention", "backfill"}
 	case "watch", "interval":
 		return []string{"status"}
 	case "stale", "max-behind":
@@ -136,6 +140,7 @@ type invocation struct {
 	watch                      bool
 	interval, stale, maxBehind time.Duration
 	listen                     string
+	backfill                   backfillArgs
 }
 
 // parseArgs reads the command line. ok is false when the program should
@@ -149,7 +154,9 @@ func parseArgs(args []string, stderr io.Writer) (inv invocation, code int, ok bo
 	fs.SetOutput(stderr)
 	fs.StringVar(&inv.properties, "properties", "", "the daemon's properties file, which also holds the sink.* settings")
 	fs.StringVar(&inv.shard, "shard", "", "replay: only this shard's dead-lettered records")
-	fs.BoolVar(&inv.dryRun, "dry-run", false, "retention: list what would be deleted, delete nothing")
+	fs.BoolVar(&inv.dryRun, "dry-run", false, "retention: list what would be deleted, delete nothing; "+
+		"backfill: count the items (Select=COUNT) and print the DDL, write nothing")
+	inv.backfill.define(fs)
 	fs.BoolVar(&inv.watch, "watch", false, "status: show it again every --interval until interrupted")
 	fs.DurationVar(&inv.interval, "interval", 2*time.Second, "status --watch: time between two looks")
 	fs.DurationVar(&inv.stale, "stale", 5*time.Minute, "status, exporter: a shard whose progress row is older is stale (0: never)")
@@ -184,6 +191,10 @@ func parseArgs(args []string, stderr io.Writer) (inv invocation, code int, ok bo
 	})
 	if len(misplaced) > 0 {
 		fmt.Fprintf(stderr, "kinesis-cratedb: %s\n", strings.Join(misplaced, "; "))
+		return inv, exitUsage, false
+	}
+	if msg := inv.backfill.check(fs, inv.command == "backfill"); msg != "" {
+		fmt.Fprintf(stderr, "kinesis-cratedb: %s\n", msg)
 		return inv, exitUsage, false
 	}
 	if inv.interval <= 0 || inv.stale < 0 || inv.maxBehind < 0 {

@@ -64,6 +64,9 @@ type Settings struct {
 	// where the daemon keeps its leases.
 	Region           string
 	DynamoDBEndpoint string
+	// ApplicationName is the daemon's applicationName, which names its
+	// lease table: status and the exporter read the leases' owners there.
+	ApplicationName string
 
 	// Retention is how long partitions are kept (0: for ever);
 	// StreamRetention the stream's own retention, which bounds how late an
@@ -144,6 +147,7 @@ func FromProperties(props Properties, environ []string) (Settings, error) {
 		DaemonTimeout:       time.Duration(r.integer("timeoutInSeconds", 0, 0, 1<<30)) * time.Second,
 		Region:              r.str("regionName", ""),
 		DynamoDBEndpoint:    r.str("dynamoDBEndpoint", ""),
+		ApplicationName:     r.str("applicationName", ""),
 		Retention:           r.duration("sink.retention", 0),
 		StreamRetention:     r.duration("sink.streamRetention", 24*time.Hour),
 	}

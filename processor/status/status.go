@@ -112,7 +112,7 @@ func (r *Reader) Read(ctx context.Context) (Report, error) {
 	var leases []Lease
 	if r.Leases != nil {
 		rep.LeaseSource = r.Leases.Source()
-		if leases, err = r.Leases.Leases(ctx); err != nil {
+		if leases, err = r.readLeases(ctx); err != nil {
 			rep.LeaseErr = err
 		} else {
 			rep.leasesRead = true
@@ -124,6 +124,17 @@ func (r *Reader) Read(ctx context.Context) (Report, error) {
 	}
 	return rep, nil
 }
+
+// readLeases bounds the lease table's share of a look: the progress table
+// alone answers, and a DynamoDB that is slow to answer must not hold up
+// the status or a scrape.
+func (r *Reader) readLeases(ctx context.Context) ([]Lease, error) {
+	ctx, cancel := context.WithTimeout(ctx, leaseWait)
+	defer cancel()
+	return r.Leases.Leases(ctx)
+}
+
+const leaseWait = 10 * time.Second
 
 // merge pairs rows and leases by shard, in shard order.
 func merge(rows []sink.ProgressRow, leases []Lease) []Shard {

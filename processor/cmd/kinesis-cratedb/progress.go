@@ -7,7 +7,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/aws/dynamodb"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/config"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/leasetable"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/logtext"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/sink"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/status"
@@ -86,13 +88,24 @@ func openReader(s config.Settings, inv invocation, stderr io.Writer, level zerol
 	}
 	log = zerolog.New(logtext.New(stderr)).Level(level).With().Timestamp().Logger()
 	src := newProgressSource(s, log)
-	leases, why := leaseReader(s)
+	leases, why := leaseReader(s, log)
 	r = &status.Reader{Progress: src, Leases: leases, NoLeases: why, Thresholds: status.Thresholds{Stale: inv.stale, MaxBehind: inv.maxBehind}}
 	return r, log, src.Close, 0
 }
 
-// leaseReader reads the KCL lease table; nil, and why, when it cannot: the
-// DynamoDB client is not part of this build yet, so owners show as "-".
-func leaseReader(config.Settings) (status.LeaseReader, string) {
-	return nil, "this build has no DynamoDB client"
+// leaseReader reads the daemon's lease table (applicationName) where the
+// daemon does; nil, and why, when the settings name none. A lease table
+// that cannot be reached is no reason to stop: status and the exporter
+// then show the progress table alone and say why.
+func leaseReader(s config.Settings, log zerolog.Logger) (status.LeaseReader, string) {
+	if s.ApplicationName == "" {
+		return nil, "no applicationName in the properties file"
+	}
+	c, err := dynamoClient(s, log)
+	if err != nil {
+		return nil, err.Error()
+	}
+	// A look waits for the leases briefly: they are extra.
+	c.Retry = dynamodb.Retry{MaxAttempts: 2, AttemptTimeout: 5 * time.Second}
+	return &leasetable.Reader{Client: c, Table: s.ApplicationName}, ""
 }

@@ -64,9 +64,7 @@ type Settings struct {
 	// where the daemon keeps its leases.
 	Region           string
 	DynamoDBEndpoint string
-	// ApplicationName is the daemon's applicationName, which names its
-	// lease table: status and the exporter read the leases' owners there.
-	ApplicationName string
+	ApplicationName  string // the daemon's applicationName: its lease table, which status reads
 
 	// Retention is how long partitions are kept (0: for ever);
 	// StreamRetention the stream's own retention, which bounds how late an

@@ -8,8 +8,12 @@
 # uses. Then it creates the demo stream and KCL lease table, launches the real KCL MultiLangDaemon with
 # bin/kinesis-cratedb as its child (properties/local.properties), publishes
 # sample records, waits for them in the table and prints some rows, the
-# progress table and the dead-letter count. Everything it started is stopped
-# at the end (DEMO_KEEP=1 leaves it running).
+# progress table and the dead-letter count, and ends with
+# "bin/kinesis-cratedb status". Everything it started is stopped at the end
+# (DEMO_KEEP=1 leaves it running). KINESIS_PORT, KINESIS_TLS_PORT and
+# DYNAMODB_PORT move the emulators (scripts/stack.sh) off their default
+# ports; the daemon then reads a copy of the properties file with those
+# endpoints.
 #
 #   DEMO_RECORDS=1000 DATABASE_URL=postgres://crate@localhost:5432/doc scripts/demo.sh
 #   CRATEDB_HOME=../shared/crate-6.4.3 scripts/demo.sh      # a throwaway CrateDB
@@ -22,6 +26,8 @@ props=properties/local.properties
 stream=demo-stream
 app=demo-app
 export PGPORT=${DEMO_PGPORT:-55432}
+# Its own data directory, as the CrateDB's below: "stop" removes it.
+export PG_DIR=$repo/.stack/demo-pg
 export CRATE_DIR=$repo/.stack/demo-crate
 export CRATE_PSQL_PORT=${DEMO_CRATE_PSQL_PORT:-55434}
 export CRATE_HTTP_PORT=${DEMO_CRATE_HTTP_PORT:-44201}
@@ -51,6 +57,13 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT INT TERM
+
+if [ "${KINESIS_PORT:-4568}" != 4568 ] || [ "${DYNAMODB_PORT:-4569}" != 4569 ]; then
+	sed -e "s|^kinesisEndpoint = .*|kinesisEndpoint = http://127.0.0.1:${KINESIS_PORT:-4568}|" \
+		-e "s|^dynamoDBEndpoint = .*|dynamoDBEndpoint = http://127.0.0.1:${DYNAMODB_PORT:-4569}|" \
+		-e "s|--properties $props\$|--properties .stack/demo.properties|" "$props" >.stack/demo.properties
+	props=.stack/demo.properties
+fi
 
 say "starting kinesis-mock and dynalite (scripts/stack.sh start)"
 sh scripts/stack.sh start
@@ -128,6 +141,10 @@ echo
 refresh "$table"
 say "SELECT shard_id, seq, partition_key, arrived_at, payload FROM $table ORDER BY written_at DESC LIMIT 5"
 psql "$DATABASE_URL" -c "SELECT shard_id, right(seq, 12) AS seq_tail, partition_key, arrived_at, left(payload::text, 80) AS payload FROM $table ORDER BY written_at DESC, seq DESC LIMIT 5"
+sleep 3 # a progress row per shard every sink.progressIntervalMillis (2 s here)
+refresh "${table%.*}.kinesis_progress"
+say "how each shard is doing while the daemon runs: bin/kinesis-cratedb status --properties $props"
+bin/kinesis-cratedb status --properties "$props" || true
 stop_daemon
 refresh "${table%.*}.kinesis_progress"
 say "progress table (one row per shard): SELECT * FROM ${table%.*}.kinesis_progress"
@@ -137,3 +154,9 @@ say "what the children logged (tail record_processor.log):"
 tail -n 5 record_processor.log | cut -c1-200
 say "leases (bin/kinesis-local leases --table $app):"
 bin/kinesis-local leases --table "$app"
+refresh "${table%.*}.kinesis_progress"
+say "and after the stop: bin/kinesis-cratedb status --properties $props"
+echo "    (exit code 0: every shard fine; 2: one is stale, i.e. no update for --stale (5m), or behind --max-behind; 1: no database)"
+code=0
+bin/kinesis-cratedb status --properties "$props" || code=$?
+echo "    exit code $code"

@@ -10,9 +10,7 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +59,12 @@ type Settings struct {
 
 	// DaemonTimeout is the daemon's timeoutInSeconds (0: unset).
 	DaemonTimeout time.Duration
+	// Region and DynamoDBEndpoint are the daemon's regionName and
+	// dynamoDBEndpoint ("" when unset): the backfill reads the source table
+	// where the daemon keeps its leases.
+	Region           string
+	DynamoDBEndpoint string
+	ApplicationName  string // the daemon's applicationName: its lease table, which status reads
 
 	// Retention is how long partitions are kept (0: for ever);
 	// StreamRetention the stream's own retention, which bounds how late an
@@ -139,6 +143,9 @@ func FromProperties(props Properties, environ []string) (Settings, error) {
 		LogMaxSizeMB:        r.integer("sink.logMaxSizeMB", 100, 1, 1<<20),
 		LogMaxBackups:       r.integer("sink.logMaxBackups", 5, 0, 1000),
 		DaemonTimeout:       time.Duration(r.integer("timeoutInSeconds", 0, 0, 1<<30)) * time.Second,
+		Region:              r.str("regionName", ""),
+		DynamoDBEndpoint:    r.str("dynamoDBEndpoint", ""),
+		ApplicationName:     r.str("applicationName", ""),
 		Retention:           r.duration("sink.retention", 0),
 		StreamRetention:     r.duration("sink.streamRetention", 24*time.Hour),
 	}
@@ -239,17 +246,6 @@ func (r *reader) databaseURL() string {
 		return generic
 	}
 }
-
-// Redact hides the password of a database URL (URL or key=value form) so
-// that it can be printed.
-func Redact(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" && u.Host != "" {
-		return u.Redacted()
-	}
-	return passwordField.ReplaceAllString(dsn, "${1}xxxxx")
-}
-
-var passwordField = regexp.MustCompile(`(?i)(password\s*=\s*)('[^']*'|\S+)`)
 
 // EnvName is the environment variable that overrides a key.
 func EnvName(key string) string {

@@ -193,3 +193,18 @@ func TestRedact(t *testing.T) {
 		}
 	}
 }
+
+func TestHidePassword(t *testing.T) {
+	tests := []struct{ text, dsn, want string }{
+		{"connect postgres://u:s3cr%2Ft@h/db: refused", "postgres://u:s3cr%2Ft@h/db", "connect postgres://u:xxxxx@h/db: refused"},
+		{"auth failed for s3cr/t (s3cr%2Ft)", "postgres://u:s3cr%2Ft@h/db", "auth failed for xxxxx (xxxxx)"},
+		{"no secret here", "postgres://u@h/db", "no secret here"},
+		{"password=hunter2 rejected", "host=h user=u password=hunter2", "password=xxxxx rejected"},
+		{"'hunter 2' rejected", "host=h password='hunter 2'", "'xxxxx' rejected"},
+	}
+	for _, tt := range tests {
+		if got := HidePassword(tt.text, tt.dsn); got != tt.want {
+			t.Errorf("HidePassword(%q, %q) = %q, want %q", tt.text, tt.dsn, got, tt.want)
+		}
+	}
+}

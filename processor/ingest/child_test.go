@@ -20,26 +20,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/daemonsim"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/pgtest"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/testenv"
 )
 
 var childBinary string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ingest-child-")
-	if err != nil {
-		panic(err)
-	}
-	childBinary = filepath.Join(dir, "kinesis-cratedb")
-	build := exec.Command("go", "build", "-o", childBinary, "../cmd/kinesis-cratedb")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the child:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.RunWithProgram(m, "../cmd/kinesis-cratedb", &childBinary) }
 
 // startChild writes a properties file with the given sink settings and
 // starts the child under daemonsim.

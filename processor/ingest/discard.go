@@ -25,6 +25,10 @@ func (Discard) WriteDeadLetters(context.Context, []sink.DeadLetter) error { retu
 
 func (Discard) UpdateProgress(context.Context, sink.Progress) error { return nil }
 
+func (Discard) ProgressHistograms(context.Context, string) (string, string, error) {
+	return "", "", nil
+}
+
 func (Discard) Apply(_ context.Context, changes []cdc.Change) (sink.Result, error) {
 	return sink.Result{Written: len(changes)}, nil
 }

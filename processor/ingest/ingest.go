@@ -9,6 +9,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/histogram"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/kcl"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/record"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/sink"
@@ -51,8 +52,9 @@ type Processor struct {
 	shard        string
 	written      position // last record durably stored (target or dead-letter table)
 	checkpointed position
-	lastCP       time.Time
-	leaseGone    bool // the daemon said ShutdownException: another worker owns the shard
+	lastCP       time.Time // last checkpoint attempt
+	cpAt         time.Time // last checkpoint made by this process
+	leaseGone    bool      // the daemon said ShutdownException: another worker owns the shard
 	stats        stats
 }
 
@@ -69,14 +71,35 @@ func (p position) String() string {
 }
 
 // Initialize remembers the shard and where the lease says it starts.
-func (p *Processor) Initialize(_ context.Context, in kcl.InitializeInput) error {
+func (p *Processor) Initialize(ctx context.Context, in kcl.InitializeInput) error {
 	p.shard = in.ShardID
 	p.Log = p.Log.With().Str("shard", in.ShardID).Logger()
 	p.lastCP = time.Now()
 	p.stats.reset(time.Now())
+	p.carryOnHistograms(ctx)
 	p.Log.Info().Str("checkpoint", in.SequenceNumber).Int64("sub_sequence", in.SubSequenceNumber).Msg("shard initialized")
 	return nil
 }
+
+// carryOnHistograms starts the shard's histograms from those a previous
+// process stored, so that they stay cumulative across processes, as the
+// counts do. Without them (the database is slow to answer, say) they
+// start from zero, which a metrics system reads as a counter reset.
+func (p *Processor) carryOnHistograms(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, histogramsWait)
+	defer cancel()
+	lat, fresh, err := p.Progress.ProgressHistograms(ctx, p.shard)
+	if err == nil {
+		err = p.stats.carryOn(lat, fresh)
+	}
+	if err != nil {
+		p.Log.Warn().Err(err).Msg("progress histograms start from zero")
+	}
+}
+
+// histogramsWait bounds carryOnHistograms: Initialize must answer the
+// daemon.
+const histogramsWait = 5 * time.Second
 
 // ProcessRecords hands the batch to the writer and checkpoints what is
 // stored when the interval is due. With Pipeline the batch is stored in the
@@ -126,6 +149,8 @@ type inflight struct {
 	done    chan struct{}
 	dead    int
 	err     error
+	took    time.Duration        // from arrival to stored
+	fresh   *histogram.Histogram // the records' ages when stored
 }
 
 func newInflight(in kcl.ProcessRecordsInput) *inflight {
@@ -143,7 +168,21 @@ func (p *Processor) storeBatch(ctx context.Context, b *inflight) {
 	ctx, cancel := p.deadline(ctx, b.started)
 	defer cancel()
 	b.dead, b.err = p.store(ctx, b.in.Records)
+	b.measure(time.Now())
 	b.in.Release()
+}
+
+// measure records how long the batch took and how old each record was
+// when stored: its arrival in Kinesis to now (a record without an arrival
+// time is left out).
+func (b *inflight) measure(now time.Time) {
+	b.took = now.Sub(b.started)
+	b.fresh = histogram.New(&histogram.Freshness)
+	for i := range b.in.Records {
+		if at := b.in.Records[i].ApproximateArrivalTimestamp; !at.IsZero() {
+			b.fresh.Observe(now.Sub(at).Seconds())
+		}
+	}
 }
 
 // settle waits for the batch stored in the background, if any, and counts
@@ -168,7 +207,7 @@ func (p *Processor) finish(b *inflight) error {
 		return b.err
 	}
 	p.written = b.last
-	p.stats.add(b.count, b.bytes, b.dead)
+	p.stats.add(b.count, b.bytes, b.dead, b.took, b.fresh)
 	p.Log.Debug().Int("records", b.count).Int("dead_lettered", b.dead).
 		Str("last", p.written.String()).Dur("took", time.Since(b.started)).Msg("batch stored")
 	return nil
@@ -235,7 +274,7 @@ func (p *Processor) checkpoint(ctx context.Context, cp *kcl.Checkpointer) {
 	p.lastCP = time.Now()
 	switch {
 	case err == nil:
-		p.checkpointed = at
+		p.checkpointed, p.cpAt = at, p.lastCP
 		p.Log.Debug().Str("at", at.String()).Msg("checkpointed")
 	case kcl.IsCheckpointError(err, kcl.ShutdownException):
 		p.leaseGone = true
@@ -272,7 +311,7 @@ func (p *Processor) ShardEnded(ctx context.Context, in kcl.ShardEndedInput) erro
 		p.Log.Error().Err(err).Msg("checkpoint at SHARD_END failed")
 		return err
 	}
-	p.checkpointed = position{seq: "SHARD_END"}
+	p.checkpointed, p.cpAt = position{seq: "SHARD_END"}, time.Now()
 	p.reportIfDue(ctx, true)
 	p.Log.Info().Msg("shard ended, checkpointed SHARD_END")
 	return nil
@@ -316,15 +355,17 @@ func (p *Processor) reportIfDue(ctx context.Context, force bool) {
 	if p.shard == "" {
 		return
 	}
-	written, dead := p.stats.unreported()
+	written, dead, bytes := p.stats.unreported()
 	err := p.Progress.UpdateProgress(ctx, sink.Progress{
 		ShardID: p.shard, LastSequence: p.written.seq, LastSubSequence: p.written.sub,
 		CheckpointSequence: p.checkpointed.seq, CheckpointSubSequence: p.checkpointed.sub,
-		MillisBehindLatest: p.stats.behind, RecordsWritten: written, DeadLettered: dead,
+		MillisBehindLatest: p.stats.behind, RecordsWritten: written, DeadLettered: dead, BytesWritten: bytes,
+		Window: now.Sub(p.stats.since), WindowRecords: p.stats.records, WindowBytes: p.stats.bytes,
+		CheckpointedAt: p.cpAt, WriteLatency: p.stats.latency.String(), Freshness: p.stats.fresh.String(),
 	})
 	switch {
 	case err == nil:
-		p.stats.reported(written, dead)
+		p.stats.reported(written, dead, bytes)
 	case !errors.Is(err, context.Canceled):
 		p.Log.Warn().Err(err).Msg("progress table not updated")
 	}

@@ -27,7 +27,7 @@ func mappedStore(t *testing.T, db pgtest.DB, table string, props config.Properti
 	ctx := context.Background()
 	w, err := sink.OpenChanges(ctx, db.URL, sink.Config{Table: table, CreateTables: true,
 		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
-		Retry:  sink.RetryPolicy{InitialBackoff: 10 * time.Millisecond, MaxWait: 20 * time.Second}}, s.CDC.Tables())
+		Retry:  sink.RetryPolicy{InitialBackoff: 10 * time.Millisecond, MaxWait: time.Minute}}, s.CDC.Tables())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,9 @@ type DeadLetterSink interface {
 // *sink.ChangeWriter and Discard are the ones.
 type ProgressSink interface {
 	UpdateProgress(ctx context.Context, p sink.Progress) error
+	// ProgressHistograms returns the histograms stored for the shard ("":
+	// none).
+	ProgressHistograms(ctx context.Context, shardID string) (writeLatency, freshness string, err error)
 }
 
 // sources gives the records of a batch their shard: from here on each one

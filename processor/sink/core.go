@@ -30,6 +30,9 @@ type core struct {
 	retry          retrier
 	log            zerolog.Logger
 	closed         atomic.Bool
+	// basicProgress: the progress table lacks the added columns and may
+	// not be altered (set at Open, read-only afterwards).
+	basicProgress bool
 }
 
 // openCore connects to databaseURL, detects the dialect and resolves the
@@ -116,6 +119,11 @@ func (c *core) prepareTables(ctx context.Context, create bool, ddl []string, tab
 		_, err = c.startup().do(ctx, "check tables", func(ctx context.Context) error { return c.checkTables(ctx, tables) })
 	}
 	if err != nil {
+		return fmt.Errorf("sink: %w", err)
+	}
+	if _, err := c.startup().do(ctx, "check the progress table's columns", func(ctx context.Context) error {
+		return c.ensureProgressColumns(ctx, create)
+	}); err != nil {
 		return fmt.Errorf("sink: %w", err)
 	}
 	return nil

@@ -56,6 +56,7 @@ func (crateDB) decodeRaw(v any) ([]byte, error) {
 }
 
 func (crateDB) statements(target, deadLetter, progress tableName, objectPolicy string) statements {
+	types := progressTypes{text: "TEXT", bigint: "BIGINT", timestamptz: "TIMESTAMP WITH TIME ZONE"}
 	policy := "DYNAMIC"
 	if strings.EqualFold(objectPolicy, "ignored") {
 		policy = "IGNORED"
@@ -71,7 +72,7 @@ func (crateDB) statements(target, deadLetter, progress tableName, objectPolicy s
 		createDeadLetter: recordTableDDL(deadLetter, "TIMESTAMP WITH TIME ZONE",
 			`"raw" TEXT INDEX OFF STORAGE WITH (columnstore = false)`,
 			`"stage" TEXT`, `"error" TEXT`, `"failed_at" TIMESTAMP WITH TIME ZONE`, `"attempts" INTEGER`),
-		createProgress: progressDDL(progress, "TEXT", "BIGINT", "TIMESTAMP WITH TIME ZONE"),
+		createProgress: progressDDL(progress, types),
 		tableExists:    tableExistsSQL,
 
 		insertRow: `INSERT INTO ` + target.sql() + ` (` + insertColumns + `) ` +
@@ -100,8 +101,13 @@ func (crateDB) statements(target, deadLetter, progress tableName, objectPolicy s
 		deleteDeadLetterRow: `DELETE FROM ` + deadLetter.sql() + ` WHERE "shard_id" = $1::TEXT AND "seq" = $2::TEXT AND "sub_seq" = $3::BIGINT`,
 		refreshDeadLetters:  `REFRESH TABLE ` + deadLetter.sql(),
 
-		upsertProgress: upsertProgressSQL(progress, "", ""),
-		maxLag:         maxLagSQL(progress),
+		upsertProgress:      upsertProgressSQL(progress, "", "", false),
+		upsertProgressBasic: upsertProgressSQL(progress, "", "", true),
+		addProgressColumns:  addProgressColumnsSQL(progress, types, ""),
+		selectProgress:      selectProgressSQL(progress),
+		selectHistograms:    selectHistogramsSQL(progress),
+		selectNow:           selectNowSQL,
+		maxLag:              maxLagSQL(progress),
 	}
 }
 

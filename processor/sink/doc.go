@@ -29,6 +29,13 @@
 // (retried like transient but logged at error level, never dead-lettered,
 // because a missing table or permission would otherwise discard every row).
 //
+// The progress table has one row per target table and shard: positions,
+// counts that add up across the shard's processes, the rate of the last
+// interval, the checkpoint's time and two histograms (progress.go).
+// OpenProgress returns a ProgressReader, which reads those rows for the
+// status command and the metrics exporter and changes nothing; a table
+// made by an earlier version gets the added columns at Open (columns.go).
+//
 // Files call downwards only: replay.go → write.go (rows) and cdc.go
 // (changes) → the ways a chunk travels (rows.go, unnest_crate.go,
 // postgres_copy.go, cdc_args.go, cdc_crate.go) → bisect.go → deadletter.go

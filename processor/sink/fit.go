@@ -143,53 +143,14 @@ func (w *core) subColumns(ctx context.Context, table tableName, column string) (
 // made before they existed, or, when the writer may not change tables,
 // says how to.
 func (w *Writer) ensureAuxColumns(ctx context.Context, add bool) error {
-	ctx, cancel := context.WithTimeout(ctx, w.attemptTimeout)
-	defer cancel()
-	rows, err := w.pool.Query(ctx, w.sql.selectColumns, w.target.schema, w.target.name)
-	if err != nil {
-		return err
-	}
-	have := map[string]bool{}
-	for rows.Next() {
-		var name, typ string
-		if err := rows.Scan(&name, &typ); err != nil {
-			rows.Close()
-			return err
-		}
-		have[name] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for col, ddl := range map[string]string{"payload_aux": w.sql.addAuxColumn, "payload_text": w.sql.addTextColumn} {
-		if have[col] {
-			continue
-		}
-		if !add {
-			// A table the user made: store what fits in payload alone, and
-			// dead-letter records that need the other columns.
-			w.noAux = true
-			w.log.Warn().Str("table", w.target.String()).Str("missing", col).Str("add_with", ddl).
-				Msg("the target has no column for values its payload column cannot take; records with such values will be dead-lettered")
-			continue
-		}
-		if _, err := w.pool.Exec(ctx, ddl); err != nil && !columnExists(err) {
-			return fmt.Errorf("add column %s to %s: %w", col, w.target, err)
-		}
-		w.log.Info().Str("table", w.target.String()).Str("column", col).Msg("added column")
-	}
-	return nil
-}
-
-// columnExists reports the error of adding a column another process added
-// first.
-func columnExists(err error) bool {
-	var pgErr interface{ SQLState() string }
-	if errors.As(err, &pgErr) && pgErr.SQLState() == "42701" {
-		return true
-	}
-	return strings.Contains(err.Error(), "already exists") || strings.Contains(err.Error(), "already has a column")
+	cols := []columnDDL{{"payload_aux", w.sql.addAuxColumn}, {"payload_text", w.sql.addTextColumn}}
+	return w.ensureColumns(ctx, w.target, cols, add, func(c columnDDL) {
+		// A table the user made: store what fits in payload alone, and
+		// dead-letter records that need the other columns.
+		w.noAux = true
+		w.log.Warn().Str("table", w.target.String()).Str("missing", c.column).Str("add_with", c.ddl).
+			Msg("the target has no column for values its payload column cannot take; records with such values will be dead-lettered")
+	})
 }
 
 // errNoAuxColumns refuses a fitted payload that needs payload_aux or

@@ -65,12 +65,13 @@ func (postgres) classify(e *pgconn.PgError) (errClass, bool) {
 }
 
 func (postgres) statements(target, deadLetter, progress tableName, _ string) statements {
+	types := progressTypes{text: "TEXT", bigint: "BIGINT", timestamptz: "TIMESTAMPTZ"}
 	return statements{
 		createTarget: recordTableDDL(target, "TIMESTAMPTZ",
 			`"payload" JSONB`, `"payload_aux" JSONB`, `"payload_text" TEXT`, `"written_at" TIMESTAMPTZ DEFAULT now()`),
 		createDeadLetter: recordTableDDL(deadLetter, "TIMESTAMPTZ",
 			`"raw" BYTEA`, `"stage" TEXT`, `"error" TEXT`, `"failed_at" TIMESTAMPTZ`, `"attempts" INTEGER`),
-		createProgress: progressDDL(progress, "TEXT", "BIGINT", "TIMESTAMPTZ"),
+		createProgress: progressDDL(progress, types),
 		tableExists:    tableExistsSQL,
 
 		insertRow: `INSERT INTO ` + target.sql() + ` (` + insertColumns + `) ` +
@@ -112,8 +113,13 @@ func (postgres) statements(target, deadLetter, progress tableName, _ string) sta
 			`unnest($1::TEXT[], $2::TEXT[], $3::BIGINT[]) AS u(s, q, ss) ` +
 			`WHERE d."shard_id" = u.s AND d."seq" = u.q AND d."sub_seq" = u.ss`,
 
-		upsertProgress: upsertProgressSQL(progress, " AS p", "p."),
-		maxLag:         maxLagSQL(progress),
+		upsertProgress:      upsertProgressSQL(progress, " AS p", "p.", false),
+		upsertProgressBasic: upsertProgressSQL(progress, " AS p", "p.", true),
+		addProgressColumns:  addProgressColumnsSQL(progress, types, "IF NOT EXISTS "),
+		selectProgress:      selectProgressSQL(progress),
+		selectHistograms:    selectHistogramsSQL(progress),
+		selectNow:           selectNowSQL,
+		maxLag:              maxLagSQL(progress),
 	}
 }
 

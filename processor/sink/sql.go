@@ -50,8 +50,13 @@ type statements struct {
 	deleteDeadLetterUnnest string // PostgreSQL
 	refreshDeadLetters     string // CrateDB only: reads are not real-time otherwise
 
-	upsertProgress string
-	maxLag         string // the largest millis_behind_latest of the target's shards
+	upsertProgress      string
+	upsertProgressBasic string // the first version's columns only
+	addProgressColumns  []columnDDL
+	selectProgress      string
+	selectHistograms    string
+	selectNow           string
+	maxLag              string // the largest millis_behind_latest of the target's shards
 }
 
 // stageTable is session-local (TEMP) and therefore needs no schema.
@@ -100,35 +105,97 @@ const tableExistsSQL = `SELECT count(*) FROM information_schema.tables WHERE tab
 // progressDDL keys the table by target table and shard: several
 // applications may write into one schema, and shard ids repeat across
 // streams.
-func progressDDL(progress tableName, text, bigint, timestamptz string) string {
-	return `CREATE TABLE IF NOT EXISTS ` + progress.sql() + ` (` +
-		`"target_table" ` + text + `, ` +
-		`"shard_id" ` + text + `, ` +
-		`"last_seq" ` + text + `, ` +
-		`"last_sub_seq" ` + bigint + `, ` +
-		`"checkpoint_seq" ` + text + `, ` +
-		`"checkpoint_sub_seq" ` + bigint + `, ` +
-		`"millis_behind_latest" ` + bigint + `, ` +
-		`"records_written" ` + bigint + `, ` +
-		`"dead_lettered" ` + bigint + `, ` +
-		`"updated_at" ` + timestamptz + `, ` +
-		`PRIMARY KEY ("target_table", "shard_id"))`
+func progressDDL(progress tableName, types progressTypes) string {
+	cols := []string{`"target_table" ` + types.text, `"shard_id" ` + types.text}
+	for _, c := range progressColumns(types) {
+		cols = append(cols, quoteIdent(c[0])+" "+c[1])
+	}
+	return `CREATE TABLE IF NOT EXISTS ` + progress.sql() + ` (` + strings.Join(cols, ", ") +
+		`, PRIMARY KEY ("target_table", "shard_id"))`
 }
 
-// upsertProgressSQL adds the counts ($8, $9 are increments since the last
-// update) so they survive restarts of the shard's process; existing names
-// the stored row as in deadLetterConflict.
-func upsertProgressSQL(progress tableName, alias, existing string) string {
-	return `INSERT INTO ` + progress.sql() + alias + ` ("target_table", "shard_id", "last_seq", "last_sub_seq", "checkpoint_seq", "checkpoint_sub_seq", ` +
-		`"millis_behind_latest", "records_written", "dead_lettered", "updated_at") ` +
-		`VALUES ($1::TEXT, $2::TEXT, $3::TEXT, $4::BIGINT, $5::TEXT, $6::BIGINT, $7::BIGINT, $8::BIGINT, $9::BIGINT, CURRENT_TIMESTAMP) ` +
-		`ON CONFLICT ("target_table", "shard_id") DO UPDATE SET ` +
-		`"last_seq" = excluded."last_seq", "last_sub_seq" = excluded."last_sub_seq", ` +
+// progressTypes are a dialect's names of the progress table's types.
+type progressTypes struct{ text, bigint, timestamptz string }
+
+// progressColumns are the progress table's columns after its key, as name
+// and type. The first version's columns come first; addedProgressColumns
+// counts the ones after them, which Open adds to a table made before them.
+func progressColumns(t progressTypes) [][2]string {
+	return [][2]string{
+		{"last_seq", t.text}, {"last_sub_seq", t.bigint},
+		{"checkpoint_seq", t.text}, {"checkpoint_sub_seq", t.bigint},
+		{"millis_behind_latest", t.bigint}, {"records_written", t.bigint}, {"dead_lettered", t.bigint},
+		{"updated_at", t.timestamptz},
+		// Added for the status command and the metrics exporter.
+		{"bytes_written", t.bigint},
+		{"window_records", t.bigint}, {"window_bytes", t.bigint}, {"window_millis", t.bigint},
+		{"checkpointed_at", t.timestamptz},
+		{"write_latency", t.text}, {"freshness", t.text},
+	}
+}
+
+const addedProgressColumns = 7
+
+// columnDDL is the statement that adds one column to a table.
+type columnDDL struct{ column, ddl string }
+
+// addProgressColumnsSQL adds each column after the first version's;
+// ifNotExists is PostgreSQL's guard, which CrateDB lacks (a column added
+// meanwhile by another process is an error there, and ignored).
+func addProgressColumnsSQL(progress tableName, types progressTypes, ifNotExists string) []columnDDL {
+	cols := progressColumns(types)
+	var out []columnDDL
+	for _, c := range cols[len(cols)-addedProgressColumns:] {
+		out = append(out, columnDDL{c[0], `ALTER TABLE ` + progress.sql() + ` ADD COLUMN ` + ifNotExists + quoteIdent(c[0]) + ` ` + c[1]})
+	}
+	return out
+}
+
+// upsertProgressSQL adds the counts ($8, $9 and $10 are increments since
+// the last update) so they survive restarts of the shard's process;
+// existing names the stored row as in deadLetterConflict. checkpointed_at
+// arrives as an age ($14, in ms) and is placed on the database's clock,
+// like updated_at, so that ages read later do not depend on the child's
+// clock; NULL (no checkpoint by this process yet) keeps the stored one.
+// basic is the first version's statement ($1-$9), for a table that lacks
+// the added columns and may not be altered.
+func upsertProgressSQL(progress tableName, alias, existing string, basic bool) string {
+	cols := `"target_table", "shard_id", "last_seq", "last_sub_seq", "checkpoint_seq", "checkpoint_sub_seq", ` +
+		`"millis_behind_latest", "records_written", "dead_lettered"`
+	values := `$1::TEXT, $2::TEXT, $3::TEXT, $4::BIGINT, $5::TEXT, $6::BIGINT, $7::BIGINT, $8::BIGINT, $9::BIGINT`
+	set := `"last_seq" = excluded."last_seq", "last_sub_seq" = excluded."last_sub_seq", ` +
 		`"checkpoint_seq" = excluded."checkpoint_seq", "checkpoint_sub_seq" = excluded."checkpoint_sub_seq", ` +
 		`"millis_behind_latest" = excluded."millis_behind_latest", ` +
 		`"records_written" = ` + existing + `"records_written" + excluded."records_written", ` +
 		`"dead_lettered" = ` + existing + `"dead_lettered" + excluded."dead_lettered", "updated_at" = excluded."updated_at"`
+	if !basic {
+		cols += `, "bytes_written", "window_records", "window_bytes", "window_millis", "checkpointed_at", "write_latency", "freshness"`
+		values += `, $10::BIGINT, $11::BIGINT, $12::BIGINT, $13::BIGINT, ` +
+			`CURRENT_TIMESTAMP - ($14::BIGINT * INTERVAL '1 millisecond'), $15::TEXT, $16::TEXT`
+		// A row from before bytes_written holds NULL there.
+		set += `, "bytes_written" = coalesce(` + existing + `"bytes_written", 0) + excluded."bytes_written", ` +
+			`"window_records" = excluded."window_records", "window_bytes" = excluded."window_bytes", "window_millis" = excluded."window_millis", ` +
+			`"checkpointed_at" = coalesce(excluded."checkpointed_at", ` + existing + `"checkpointed_at"), ` +
+			`"write_latency" = excluded."write_latency", "freshness" = excluded."freshness"`
+	}
+	return `INSERT INTO ` + progress.sql() + alias + ` (` + cols + `, "updated_at") VALUES (` + values + `, CURRENT_TIMESTAMP) ` +
+		`ON CONFLICT ("target_table", "shard_id") DO UPDATE SET ` + set
 }
+
+// selectProgressSQL reads a target's progress rows whole: the reader
+// takes the columns by name, so a table made by an earlier version (without
+// the added columns) reads too. selectHistogramsSQL is a lookup by the full
+// primary key, which CrateDB answers in real time.
+func selectProgressSQL(progress tableName) string {
+	return `SELECT * FROM ` + progress.sql() + ` WHERE "target_table" = $1::TEXT ORDER BY "shard_id"`
+}
+
+func selectHistogramsSQL(progress tableName) string {
+	return `SELECT coalesce("write_latency", ''), coalesce("freshness", '') FROM ` + progress.sql() + ` WHERE "target_table" = $1::TEXT AND "shard_id" = $2::TEXT`
+}
+
+// selectNowSQL is the database's clock, which stamps updated_at.
+const selectNowSQL = `SELECT CURRENT_TIMESTAMP`
 
 // selectDeadLettersSQL pages by primary key (keyset pagination). Row-value
 // comparison is spelled out because CrateDB does not support (a, b) > (c, d).

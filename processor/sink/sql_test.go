@@ -18,7 +18,14 @@ func namedStatements(s statements) [][2]string {
 	v := reflect.ValueOf(s)
 	var out [][2]string
 	for i := range v.NumField() {
-		out = append(out, [2]string{v.Type().Field(i).Name, v.Field(i).String()})
+		name := v.Type().Field(i).Name
+		if f := v.Field(i); f.Kind() == reflect.Slice {
+			for j := range f.Len() { // []columnDDL
+				out = append(out, [2]string{name + "[" + f.Index(j).Field(0).String() + "]", f.Index(j).Field(1).String()})
+			}
+			continue
+		}
+		out = append(out, [2]string{name, v.Field(i).String()})
 	}
 	return out
 }
@@ -118,7 +125,9 @@ func TestPlaceholderCounts(t *testing.T) {
 		checks := map[string][2]int{
 			"insertRow":         {placeholders(s.insertRow), args},
 			"insertRowNoAux":    {placeholders(s.insertRowNoAux), args - 2},
-			"upsertProgress":    {placeholders(s.upsertProgress), 9},
+			"upsertProgress":    {placeholders(s.upsertProgress), 16},
+			"upsertBasic":       {placeholders(s.upsertProgressBasic), 9},
+			"selectHistograms":  {placeholders(s.selectHistograms), 2},
 			"selectDeadLetters": {placeholders(s.selectDeadLetters), 5},
 			"tableExists":       {placeholders(s.tableExists), 2},
 		}

@@ -48,6 +48,8 @@
 #   go test -bench  the hot-path benchmarks with allocation counts
 #   e2e             the real Java daemon + kinesis-mock + dynalite + our child + PostgreSQL:
 #                   end-to-end rate and PutRecords-to-visible latency
+#   backfill        kinesis-cratedb backfill's path (BenchmarkBackfill): $BACKFILL_ITEMS items
+#                   scanned from dynalite and written into CrateDB, items/s
 #
 # Environment (defaults in brackets):
 #   BENCH_DATABASE_URL  use this PostgreSQL instead of starting one
@@ -65,6 +67,7 @@
 #   CRATEDB [1] PROFILE [1] GOBENCH [1] GOBENCH_COUNT [3] E2E [1] DURABLE [1] BIG [1] SWEEP [1]   0 skips that part
 #   DURABLE_REPEAT [3]
 #   E2E_RECORDS [10000] E2E_LATENCY_RECORDS [1000] E2E_LATENCY_RATE [100] E2E_SHARDS [2]
+#   BACKFILL [1] BACKFILL_ITEMS [20000] BACKFILL_REPEAT [1]
 #   RESULTS_DIR         raw results, logs, profiles [.stack/bench/<time>]
 set -uo pipefail
 
@@ -95,6 +98,9 @@ E2E_RECORDS=${E2E_RECORDS:-10000}
 E2E_LATENCY_RECORDS=${E2E_LATENCY_RECORDS:-1000}
 E2E_LATENCY_RATE=${E2E_LATENCY_RATE:-100}
 E2E_SHARDS=${E2E_SHARDS:-2}
+BACKFILL=${BACKFILL:-1}
+BACKFILL_ITEMS=${BACKFILL_ITEMS:-20000}
+BACKFILL_REPEAT=${BACKFILL_REPEAT:-1}
 BENCH_PGPORT=${BENCH_PGPORT:-55450}
 RESULTS_DIR=${RESULTS_DIR:-.stack/bench/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$RESULTS_DIR/profile"
@@ -477,6 +483,21 @@ if [ "$E2E" = 1 ]; then
 			failures=$((failures + 1))
 		fi
 	fi
+fi
+
+# --- backfill: a DynamoDB table's items into CrateDB ----------------------------
+if [ "$BACKFILL" = 1 ] && [ -n "$CRATE_URL" ]; then
+	if [ $started_stack = 0 ]; then
+		log "starting kinesis-mock and dynalite ($bench_stack_dir)"
+		started_stack=1
+		env "${stack_env[@]}" sh scripts/stack.sh start || failures=$((failures + 1))
+	fi
+	log "backfill: $BACKFILL_ITEMS items from dynalite into CrateDB (BenchmarkBackfill)"
+	(eval "$(env "${stack_env[@]}" sh scripts/stack.sh env)" &&
+		TEST_CRATEDB_URL=$CRATE_URL BENCH_BACKFILL_ITEMS=$BACKFILL_ITEMS go test -run '^$' -bench '^BenchmarkBackfill$' \
+			-benchtime 1x -count "$BACKFILL_REPEAT" ./processor/backfill) >"$RESULTS_DIR/backfill.txt" 2>&1 ||
+		{ echo "!! backfill failed, see $RESULTS_DIR/backfill.txt" >&2; failures=$((failures + 1)); }
+	grep -E '^BenchmarkBackfill' "$RESULTS_DIR/backfill.txt" | sed 's/^/   /' >&2
 fi
 
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS_DIR/machine.txt"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/daemonsim"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/testenv"
 )
 
 // TestLogFile runs the built child for one shard under daemonsim (discard
@@ -21,9 +21,9 @@ func TestLogFile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "kinesis-cratedb")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := testenv.Build(".", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
 	textLine := regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} (INFO |WARN |ERROR|DEBUG) (shardId-000000000007|-) \S.* pid=\d+$`)
 	tests := []struct {

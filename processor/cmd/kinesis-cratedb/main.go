@@ -7,6 +7,9 @@
 //
 //	kinesis-cratedb check  --properties FILE          check settings, connect, create tables
 //	kinesis-cratedb replay --properties FILE [--shard ID]   retry dead-lettered records
+//	kinesis-cratedb status --properties FILE [--watch]      one line per shard; exit 2 when one is stale or behind
+//	kinesis-cratedb exporter --properties FILE [--listen ADDR]   /metrics and /healthz
+//	kinesis-cratedb backfill --properties FILE --dynamodb-table NAME   load a DynamoDB table's items
 //
 // kinesis-cratedb -h lists them. Exit codes: 0 done, 1 runtime failure
 // (records are redelivered after the daemon restarts), 64 wrong command
@@ -21,6 +24,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +39,7 @@ import (
 
 const (
 	exitFailure = 1
+	exitAlert   = 2  // status: a shard needs someone
 	exitUsage   = 64 // EX_USAGE
 	exitConfig  = 78 // EX_CONFIG
 )
@@ -87,8 +92,14 @@ func run(args []string) int {
 		return check(ctx, settings, log)
 	case "replay":
 		return replay(ctx, settings, inv.shard, log)
+	case "backfill":
+		return runBackfill(ctx, settings, inv.backfill, inv.dryRun, log)
 	case "retention":
 		return retention(ctx, settings, inv.dryRun, os.Stdout, log)
+	case "status":
+		return showStatus(ctx, settings, inv, os.Stdout, os.Stderr)
+	case "exporter":
+		return export(ctx, settings, inv, os.Stderr)
 	}
 	return serve(ctx, settings, log)
 }
@@ -99,13 +110,37 @@ var commands = []struct{ name, args, what string }{
 	{"", "--properties FILE", "the daemon's child for one shard: set executableName to this"},
 	{"check", "--properties FILE", "check the settings, connect to the database, create the tables"},
 	{"replay", "--properties FILE [--shard ID]", "write the dead-lettered records again (after a fix)"},
+	{"backfill", "--properties FILE --dynamodb-table NAME", "load the items a DynamoDB table holds (sink.format = dynamodb-cdc)"},
 	{"retention", "--properties FILE [--dry-run]", "drop partitions past sink.retention, purge old tombstones (cron-safe)"},
+	{"status", "--properties FILE [--watch] [--stale D] [--max-behind D]", "one line per shard; exit 2 when a shard is stale or behind (cron, probes)"},
+	{"exporter", "--properties FILE [--listen ADDR] [--stale D]", "serve /metrics (Prometheus) and /healthz from the progress table"},
+}
+
+// flagOwners names the commands a flag belongs to; nil: every command.
+func flagOwners(name string) []string {
+	switch name {
+	case "shard":
+		return []string{"replay"}
+	case "dry-run":
+		return []string{"retention", "backfill"}
+	case "watch", "interval":
+		return []string{"status"}
+	case "stale", "max-behind":
+		return []string{"status", "exporter"}
+	case "listen":
+		return []string{"exporter"}
+	}
+	return nil
 }
 
 // invocation is a parsed command line.
 type invocation struct {
 	command, properties, shard string
 	dryRun                     bool
+	watch                      bool
+	interval, stale, maxBehind time.Duration
+	listen                     string
+	backfill                   backfillArgs
 }
 
 // parseArgs reads the command line. ok is false when the program should
@@ -119,7 +154,14 @@ func parseArgs(args []string, stderr io.Writer) (inv invocation, code int, ok bo
 	fs.SetOutput(stderr)
 	fs.StringVar(&inv.properties, "properties", "", "the daemon's properties file, which also holds the sink.* settings")
 	fs.StringVar(&inv.shard, "shard", "", "replay: only this shard's dead-lettered records")
-	fs.BoolVar(&inv.dryRun, "dry-run", false, "retention: list what would be deleted, delete nothing")
+	fs.BoolVar(&inv.dryRun, "dry-run", false, "retention: list what would be deleted, delete nothing; "+
+		"backfill: count the items (Select=COUNT) and print the DDL, write nothing")
+	inv.backfill.define(fs)
+	fs.BoolVar(&inv.watch, "watch", false, "status: show it again every --interval until interrupted")
+	fs.DurationVar(&inv.interval, "interval", 2*time.Second, "status --watch: time between two looks")
+	fs.DurationVar(&inv.stale, "stale", 5*time.Minute, "status, exporter: a shard whose progress row is older is stale (0: never)")
+	fs.DurationVar(&inv.maxBehind, "max-behind", 0, "status, exporter: a shard further behind the stream's tip is behind (0: not checked)")
+	fs.StringVar(&inv.listen, "listen", "127.0.0.1:9108", "exporter: the address to serve on")
 	fs.Usage = func() { usage(fs) }
 	known := inv.command == "child"
 	for _, c := range commands[1:] {
@@ -141,12 +183,22 @@ func parseArgs(args []string, stderr io.Writer) (inv invocation, code int, ok bo
 		fs.Usage()
 		return inv, exitUsage, false
 	}
-	if inv.shard != "" && inv.command != "replay" {
-		fmt.Fprintf(stderr, "kinesis-cratedb: --shard belongs to replay\n")
+	var misplaced []string
+	fs.Visit(func(f *flag.Flag) {
+		if owners := flagOwners(f.Name); owners != nil && !slices.Contains(owners, inv.command) {
+			misplaced = append(misplaced, fmt.Sprintf("--%s belongs to %s", f.Name, strings.Join(owners, " and ")))
+		}
+	})
+	if len(misplaced) > 0 {
+		fmt.Fprintf(stderr, "kinesis-cratedb: %s\n", strings.Join(misplaced, "; "))
 		return inv, exitUsage, false
 	}
-	if inv.dryRun && inv.command != "retention" {
-		fmt.Fprintf(stderr, "kinesis-cratedb: --dry-run belongs to retention\n")
+	if msg := inv.backfill.check(fs, inv.command == "backfill"); msg != "" {
+		fmt.Fprintf(stderr, "kinesis-cratedb: %s\n", msg)
+		return inv, exitUsage, false
+	}
+	if inv.interval <= 0 || inv.stale < 0 || inv.maxBehind < 0 {
+		fmt.Fprintf(stderr, "kinesis-cratedb: --interval must be positive, --stale and --max-behind not negative\n")
 		return inv, exitUsage, false
 	}
 	return inv, 0, true
@@ -160,12 +212,13 @@ func usage(fs *flag.FlagSet) {
 		if name == "" {
 			name = "(none)"
 		}
-		fmt.Fprintf(w, "  %-7s %-32s %s\n", name, c.args, c.what)
+		fmt.Fprintf(w, "  %-9s %-60s %s\n", name, c.args, c.what)
 	}
 	fmt.Fprintf(w, "\nflags:\n")
 	fs.PrintDefaults()
-	fmt.Fprintf(w, "\nexit codes: 0 done, %d runtime failure (the daemon redelivers from the last checkpoint), %d wrong command line, %d invalid settings\n",
-		exitFailure, exitUsage, exitConfig)
+	fmt.Fprintf(w, "\nexit codes: 0 done, %d runtime failure (the daemon redelivers from the last checkpoint; status: the progress table cannot be read), "+
+		"%d a shard stale or behind (status), %d wrong command line, %d invalid settings\n",
+		exitFailure, exitAlert, exitUsage, exitConfig)
 }
 
 // newLogger logs to the file at the configured level and copies errors to

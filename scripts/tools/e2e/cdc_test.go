@@ -99,7 +99,7 @@ func waitForState(t *testing.T, db pgtest.DB, deadLetters string, views map[stri
 				return false, err.Error()
 			}
 			if merged {
-				got, exp = mergeDataAux(got), mergeDataAux(exp)
+				got, exp = pgtest.MergeDataAux(got), pgtest.MergeDataAux(exp)
 			}
 			if !slices.Equal(got, exp) {
 				ok = false
@@ -121,39 +121,6 @@ func waitForState(t *testing.T, db pgtest.DB, deadLetters string, views map[stri
 		}
 		return ok, strings.Join(state, "\n")
 	})
-}
-
-// mergeDataAux renders each row (jsonb text with pk, data and aux) as pk
-// and one item holding data's and aux's attributes, sorted; an attribute in
-// both keeps both, under "data:" and "aux:", so that it differs.
-func mergeDataAux(rows []string) []string {
-	var out []string
-	for _, r := range rows {
-		dec := json.NewDecoder(strings.NewReader(r))
-		dec.UseNumber()
-		var row map[string]any
-		if err := dec.Decode(&row); err != nil {
-			out = append(out, r)
-			continue
-		}
-		data, _ := row["data"].(map[string]any)
-		aux, _ := row["aux"].(map[string]any)
-		item := map[string]any{}
-		for k, v := range data {
-			item[k] = v
-		}
-		for k, v := range aux {
-			if d, dup := item[k]; dup {
-				delete(item, k)
-				item["data:"+k], item["aux:"+k] = d, v
-				continue
-			}
-			item[k] = v
-		}
-		out = append(out, pgtest.JSONBText(map[string]any{"pk": row["pk"], "item": item}))
-	}
-	slices.Sort(out)
-	return out
 }
 
 // TestE2ECDCDynamoDB publishes the DynamoDB golden corpus as raw records

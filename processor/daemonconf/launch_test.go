@@ -16,9 +16,21 @@ import (
 var launchScript = filepath.Join("..", "..", "scripts", "launch.sh")
 
 // TestLaunchClasspathHasSSO: the classpath launch.sh prints holds the SDK's
-// sso and ssooidc modules, at the version of the SDK the daemon runs.
+// sso and ssooidc modules, at the version of the SDK the daemon runs: for
+// the KCL 3 jars, and for the KCL 2.x ones when KCL2_JARS_DIR names them
+// (scripts/test.sh, make jars-kcl2), which make jars fetches with their own
+// SDK version.
 func TestLaunchClasspathHasSSO(t *testing.T) {
-	jars := jarsDir(t)
+	dirs := []string{jarsDir(t)}
+	if kcl2 := os.Getenv("KCL2_JARS_DIR"); kcl2 != "" {
+		dirs = append(dirs, kcl2)
+	}
+	for _, jars := range dirs {
+		t.Run(filepath.Base(jars), func(t *testing.T) { checkSSOJars(t, jars) })
+	}
+}
+
+func checkSSOJars(t *testing.T, jars string) {
 	cmd := exec.Command("sh", launchScript, "--print_classpath")
 	cmd.Env = append(os.Environ(), "KCL_JARS_DIR="+jars)
 	out, err := cmd.Output()
@@ -38,7 +50,7 @@ func TestLaunchClasspathHasSSO(t *testing.T) {
 		}
 	}
 	if v := versions["sdk-core"]; versions["sso"] != v || versions["ssooidc"] != v {
-		t.Errorf("sso %s and ssooidc %s, the SDK is %s: set awssdk.version in jars/pom.xml", versions["sso"], versions["ssooidc"], v)
+		t.Errorf("sso %s and ssooidc %s, the SDK is %s: make jars takes awssdk.version from KCL's pom", versions["sso"], versions["ssooidc"], v)
 	}
 }
 

@@ -28,7 +28,7 @@ NPM_STAMP    := scripts/node_modules/.package-lock.json
 GO_SOURCES   := $(shell find processor -name '*.go' -not -name '*_test.go') go.mod go.sum
 TOOLS_SOURCES := $(GO_SOURCES) $(shell find scripts/tools -name '*.go' -not -name '*_test.go') scripts/tools/go.mod scripts/tools/go.sum
 
-.PHONY: all build tools jars jars-kcl2 npm deps test test-kcl2 test-unit demo bench chaos stack-up stack-down vet fmt clean
+.PHONY: all build tools jars jars-kcl2 npm deps test test-kcl2 test-unit demo bench chaos stack-up stack-down vet clean
 
 all: build
 

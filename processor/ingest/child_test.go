@@ -3,7 +3,7 @@ package ingest_test
 // These tests run the real bin/kinesis-cratedb binary under daemonsim, which
 // speaks the daemon's side of the protocol byte for byte and strictly, so
 // that each one can script exactly the batches, checkpoint replies and
-// database states it needs. The Java daemon itself runs in processor/e2e.
+// database states it needs. The Java daemon itself runs in scripts/tools/e2e.
 
 import (
 	"context"

@@ -28,6 +28,9 @@ type Mapped struct {
 	// whole lists the top-level members a column takes whole: they are
 	// not kept again in the payload column.
 	whole map[string]bool
+	// partition is the partition column's place among the values Decode
+	// builds (when the table is partitioned).
+	partition int
 }
 
 // Unmapped is what happens to the top-level members no column takes whole.
@@ -136,6 +139,13 @@ func NewMapped(table string, columns []MappedColumn, o MappedOptions) (*Mapped, 
 	case UnmappedObject:
 		m.table.Columns = append(m.table.Columns, Column{Name: PayloadColumn, Type: Object})
 	}
+	if partition != nil {
+		for i := range m.sources {
+			if m.column(i).Name == partition.Column {
+				m.partition = i
+			}
+		}
+	}
 	return m, nil
 }
 
@@ -214,7 +224,7 @@ func (m *Mapped) Decode(src record.Source) (Event, error) {
 		}
 		values[i] = v
 	}
-	if p := m.table.Partition; p != nil && values[m.index(p.Column)] == nil {
+	if p := m.table.Partition; p != nil && values[m.partition] == nil {
 		return Event{}, fmt.Errorf("partition column %q is missing or null", p.Column)
 	}
 	c.Key = values[:len(m.table.Key)]
@@ -230,16 +240,6 @@ func (m *Mapped) Decode(src record.Source) (Event, error) {
 		c.Values = append(c.Values, payload)
 	}
 	return Event{Change: c}, nil
-}
-
-// index is the position of a column in the values Decode builds.
-func (m *Mapped) index(name string) int {
-	for i := range m.sources {
-		if m.column(i).Name == name {
-			return i
-		}
-	}
-	return -1
 }
 
 func (m *Mapped) column(i int) Column {

@@ -99,7 +99,7 @@ func (crateDB) statements(target, deadLetter, progress tableName, objectPolicy s
 			deadLetterConflict(""),
 		selectDeadLetters:   selectDeadLettersSQL(deadLetter),
 		deleteDeadLetterRow: `DELETE FROM ` + deadLetter.sql() + ` WHERE "shard_id" = $1::TEXT AND "seq" = $2::TEXT AND "sub_seq" = $3::BIGINT`,
-		refreshDeadLetters:  `REFRESH TABLE ` + deadLetter.sql(),
+		refreshDeadLetters:  crateDB{}.refresh(deadLetter),
 
 		upsertProgress:      upsertProgressSQL(progress, "", "", false),
 		upsertProgressBasic: upsertProgressSQL(progress, "", "", true),

@@ -270,6 +270,28 @@ func appendJSONValue(b []byte, v any) []byte {
 		return append(b, "null"...)
 	case string:
 		return appendJSONString(b, x)
+	case time.Time:
+		return appendJSONString(b, x.UTC().Format(time.RFC3339Nano))
+	case int64, float64, bool, json.RawMessage:
+		return AppendText(b, x)
+	default:
+		enc, err := json.Marshal(x)
+		if err != nil {
+			return append(b, "null"...)
+		}
+		return append(b, enc...)
+	}
+}
+
+// AppendText appends the text of a value a Change carries, as a database
+// casts it back to the column's type: strings bare, numbers with every
+// digit, times in RFC 3339 (UTC), objects as their JSON.
+func AppendText(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case string:
+		return append(b, x...)
+	case json.RawMessage:
+		return append(b, x...)
 	case int64:
 		return strconv.AppendInt(b, x, 10)
 	case float64:
@@ -277,15 +299,9 @@ func appendJSONValue(b []byte, v any) []byte {
 	case bool:
 		return strconv.AppendBool(b, x)
 	case time.Time:
-		return appendJSONString(b, x.UTC().Format(time.RFC3339Nano))
-	case json.RawMessage:
-		return append(b, x...)
+		return x.UTC().AppendFormat(b, time.RFC3339Nano)
 	default:
-		enc, err := json.Marshal(x)
-		if err != nil {
-			return append(b, "null"...)
-		}
-		return append(b, enc...)
+		return fmt.Append(b, x)
 	}
 }
 

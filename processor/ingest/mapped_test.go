@@ -174,3 +174,47 @@ func TestMappedLatestStateNeverMovesBack(t *testing.T) {
 		}
 	})
 }
+
+// TestMappedBatchLargerThanAPart stores a batch of about 6 MB, which Store
+// applies in parts of 4 MB: the newest change of each key wins whichever
+// part holds it, and a bad record in the second part is dead-lettered.
+func TestMappedBatchLargerThanAPart(t *testing.T) {
+	pgtest.Each(t, func(t *testing.T, db pgtest.DB) {
+		table := "public.parts_" + fmt.Sprint(time.Now().UnixNano())
+		store, conn := mappedStore(t, db, table, config.Properties{
+			"sink.columns": "id:TEXT=/id, v:BIGINT=/v", "sink.key": "/id", "sink.version": "/v", "sink.unmapped": "drop",
+		})
+		const n, keys = 6000, 100
+		pad := strings.Repeat("x", 1000)
+		batch := make([]record.Source, 0, n+1)
+		for i := range n {
+			// Keys 0-49 get their newest change first (v falls), 50-99 last.
+			v := i
+			if i%keys < keys/2 {
+				v = n - i
+			}
+			batch = append(batch, src(i, fmt.Sprintf(`{"id":"k%02d","v":%d,"pad":"%s"}`, i%keys, v, pad)))
+		}
+		batch = append(batch, src(n, `{"id":"k00","v":"not a number"}`))
+		dead, err := store.Store(context.Background(), batch)
+		if err != nil || dead != 1 {
+			t.Fatalf("Store: %d dead, %v", dead, err)
+		}
+		got := rowsOf(t, db, conn, table, `SELECT id, v FROM `+table+`_live ORDER BY id`)
+		if len(got) != keys {
+			t.Fatalf("%d live rows, want %d", len(got), keys)
+		}
+		for k, row := range got {
+			want := fmt.Sprintf("k%02d %d", k, n-k) // first change of k, v = n - k
+			if k >= keys/2 {
+				want = fmt.Sprintf("k%02d %d", k, n-keys+k) // last change of k
+			}
+			if row != want {
+				t.Errorf("row %d: %q, want %q", k, row, want)
+			}
+		}
+		if dl := rowsOf(t, db, conn, table, `SELECT count(*) FROM `+table+`_deadletter`); dl[0] != "1" {
+			t.Errorf("dead letters: %s, want 1", dl[0])
+		}
+	})
+}

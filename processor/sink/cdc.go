@@ -62,8 +62,9 @@ func (w *ChangeWriter) Apply(ctx context.Context, changes []cdc.Change) (Result,
 		}
 		// One table per round trip: a CrateDB batch then holds a single
 		// statement text, and PostgreSQL one statement.
-		for start := 0; start < len(group); start += w.chunkSize {
-			chunk := group[start:min(start+w.chunkSize, len(group))]
+		for start, end := 0, 0; start < len(group); start = end {
+			end = w.chunkEnd(len(group), start, changeChunkBytes, func(i int) int { return len(group[i].Source.Data) })
+			chunk := group[start:end]
 			if err := w.applyChunk(ctx, t, chunk, &res); err != nil {
 				return res, fmt.Errorf("sink: apply %d changes to %s: %w", len(chunk), t.name, err)
 			}
@@ -75,6 +76,9 @@ func (w *ChangeWriter) Apply(ctx context.Context, changes []cdc.Change) (Result,
 // groupByTable splits changes by table, tables in order of first
 // appearance, changes in their order.
 func groupByTable(changes []cdc.Change) [][]cdc.Change {
+	if len(changes) > 0 && oneTable(changes) {
+		return [][]cdc.Change{changes}
+	}
 	index := map[*cdc.Table]int{}
 	var groups [][]cdc.Change
 	for _, c := range changes {
@@ -87,6 +91,15 @@ func groupByTable(changes []cdc.Change) [][]cdc.Change {
 		groups[i] = append(groups[i], c)
 	}
 	return groups
+}
+
+func oneTable(changes []cdc.Change) bool {
+	for i := range changes {
+		if changes[i].Table != changes[0].Table {
+			return false
+		}
+	}
+	return true
 }
 
 func (w *ChangeWriter) applyChunk(ctx context.Context, t *cdcTarget, changes []cdc.Change, res *Result) error {

@@ -4,28 +4,23 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/cdc"
 )
 
-// changeArgs are the parameters of cdcStatements.upsertRow, in cdcColumns
-// order.
-func changeArgs(t *cdcTarget, c *cdc.Change) []any {
-	args := make([]any, 0, len(c.Key)+len(c.Values)+6)
+// changeValues appends the values of c's cdcColumns to args: objects as
+// json.RawMessage, a tombstone's data as nil.
+func changeValues(args []any, t *cdcTarget, c *cdc.Change) []any {
 	live := c.Op != cdc.Delete
 	if t.spec.Layout == cdc.Document {
-		args = append(args, string(c.KeyObject()), jsonArg(c.Data, live), jsonArg(c.Aux, live))
+		args = append(args, c.KeyObject(), jsonArg(c.Data, live), jsonArg(c.Aux, live))
 	} else {
-		for _, k := range c.Key {
-			args = append(args, paramValue(k))
-		}
+		args = append(args, c.Key...)
 		for i := range t.spec.Columns {
 			var v any
 			if live && i < len(c.Values) {
-				v = paramValue(c.Values[i])
+				v = c.Values[i]
 			}
 			args = append(args, v)
 		}
@@ -33,21 +28,25 @@ func changeArgs(t *cdcTarget, c *cdc.Change) []any {
 	return append(args, c.Version.String(), !live, nullTime(c.EventTime))
 }
 
-// jsonArg is the text of a JSON object column, NULL for tombstones.
+// changeArgs are the parameters of cdcStatements.upsertRow: changeValues,
+// objects as JSON text for pgx.
+func changeArgs(t *cdcTarget, c *cdc.Change) []any {
+	args := changeValues(make([]any, 0, len(c.Key)+len(t.spec.Columns)+6), t, c)
+	for i, v := range args {
+		if raw, ok := v.(json.RawMessage); ok {
+			args[i] = string(raw)
+		}
+	}
+	return args
+}
+
+// jsonArg is a JSON object column's value, nil for tombstones.
 func jsonArg(v json.RawMessage, live bool) any {
 	if !live {
 		return nil
 	}
 	if v == nil {
-		return "{}"
-	}
-	return string(v)
-}
-
-// paramValue adapts a change value for pgx: objects travel as JSON text.
-func paramValue(v any) any {
-	if raw, ok := v.(json.RawMessage); ok {
-		return string(raw)
+		return json.RawMessage("{}")
 	}
 	return v
 }
@@ -69,50 +68,45 @@ func (w *ChangeWriter) upsertOne(ctx context.Context, t *cdcTarget, c cdc.Change
 }
 
 // upsertUnnest sends the chunk as column arrays in one statement
-// (PostgreSQL).
+// (PostgreSQL), encoded by hand (pgarray.go).
 func (w *ChangeWriter) upsertUnnest(ctx context.Context, t *cdcTarget, changes []cdc.Change) error {
 	cols := cdcColumns(t.spec)
-	n := len(changes)
-	text := make([][]pgtype.Text, len(cols)-2)
-	for i := range text {
-		text[i] = make([]pgtype.Text, n)
+	as := w.takeArrays(len(cols))
+	defer w.returnArrays(as)
+	for i, c := range cols {
+		as[i].reset(arrayElement(c.name))
 	}
-	deleted, at := make([]bool, n), make([]pgtype.Timestamptz, n)
+	var args []any
 	for r := range changes {
-		args := changeArgs(t, &changes[r])
-		for i := range text {
-			text[i][r] = textValue(args[i])
+		args = changeValues(args[:0], t, &changes[r])
+		for i, v := range args {
+			if err := as[i].add(v); err != nil {
+				return fmt.Errorf("column %s: %w", cols[i].name, err)
+			}
 		}
-		deleted[r] = args[len(args)-2].(bool)
-		at[r] = pgtype.Timestamptz{Time: changes[r].EventTime, Valid: !changes[r].EventTime.IsZero()}
 	}
-	params := make([]any, 0, len(cols))
-	for _, col := range text {
-		params = append(params, col)
+	values, oids, formats := make([][]byte, len(as)), make([]uint32, len(as)), make([]int16, len(as))
+	for i := range as {
+		values[i], oids[i], formats[i] = as[i].bytes(), as[i].oid(), pgtype.BinaryFormatCode
 	}
-	params = append(params, deleted, at)
-	_, err := w.pool.Exec(ctx, t.sql.upsertUnnest, params...)
-	return err
+	conn, err := w.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	return conn.Conn().PgConn().ExecParams(ctx, t.sql.upsertUnnest, values, oids, formats, nil).Read().Err
 }
 
-// textValue is the text PostgreSQL casts back to the column's type.
-func textValue(v any) pgtype.Text {
-	switch x := v.(type) {
-	case nil:
-		return pgtype.Text{}
-	case string:
-		return pgtype.Text{String: x, Valid: true}
-	case int64:
-		return pgtype.Text{String: strconv.FormatInt(x, 10), Valid: true}
-	case float64:
-		return pgtype.Text{String: strconv.FormatFloat(x, 'g', -1, 64), Valid: true}
-	case bool:
-		return pgtype.Text{String: strconv.FormatBool(x), Valid: true}
-	case time.Time:
-		return pgtype.Text{String: x.UTC().Format(time.RFC3339Nano), Valid: true}
-	default:
-		return pgtype.Text{String: fmt.Sprint(x), Valid: true}
+// arrayElement is the element type upsertUnnest sends a column as: text,
+// cast by the statement, but for the two columns of fixed type.
+func arrayElement(column string) uint32 {
+	switch column {
+	case colDeleted:
+		return oidBool
+	case colEventTime:
+		return oidTimestamptz
 	}
+	return oidText
 }
 
 // upsertAlone writes c by itself; refused is the database's refusal of its

@@ -27,6 +27,11 @@ type cdcState struct {
 
 	mu      sync.Mutex
 	dropped map[*cdc.Table]bool // dropped by a control event; re-created before the next write
+
+	// spare holds upsertUnnest's array buffers between chunks (a sync.Pool
+	// loses them at every garbage collection, and each is megabytes).
+	spareMu sync.Mutex
+	spare   [][]pgArray
 }
 
 func newCDCState(d dialect, specs []*cdc.Table) (*cdcState, error) {
@@ -82,4 +87,27 @@ func (s *cdcState) tableFor(spec *cdc.Table) (*cdcTarget, error) {
 		name = spec.Name
 	}
 	return nil, fmt.Errorf("sink: change for table %s, which the writer was not opened with", name)
+}
+
+// takeArrays returns n array buffers, reused when there are spare ones.
+func (s *cdcState) takeArrays(n int) []pgArray {
+	s.spareMu.Lock()
+	defer s.spareMu.Unlock()
+	for i := len(s.spare) - 1; i >= 0; i-- {
+		if a := s.spare[i]; len(a) >= n {
+			s.spare = append(s.spare[:i], s.spare[i+1:]...)
+			return a[:n]
+		}
+	}
+	return make([]pgArray, n)
+}
+
+// returnArrays keeps a for the next chunk; two sets cover a pipelined
+// writer (one chunk stored while the next is built).
+func (s *cdcState) returnArrays(a []pgArray) {
+	s.spareMu.Lock()
+	defer s.spareMu.Unlock()
+	if len(s.spare) < 2 {
+		s.spare = append(s.spare, a)
+	}
 }

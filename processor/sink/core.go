@@ -262,3 +262,21 @@ func (w *core) Close() {
 
 // closeTimeout bounds Close.
 const closeTimeout = 2 * time.Second
+
+// chunkEnd is where a chunk of n items starting at start ends: after
+// chunkSize items, or once the items' sizes pass limit (0: no limit). A
+// statement's parameters are encoded into one buffer, so large records take
+// fewer rows per statement.
+func (c *core) chunkEnd(n, start, limit int, size func(i int) int) int {
+	end := min(start+c.chunkSize, n)
+	if limit <= 0 {
+		return end
+	}
+	total := 0
+	for i := start; i < end; i++ {
+		if total += size(i); total > limit && i > start {
+			return i
+		}
+	}
+	return end
+}

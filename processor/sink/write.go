@@ -59,22 +59,10 @@ func (w *Writer) Write(ctx context.Context, rows []Row) (Result, error) {
 	return res, nil
 }
 
-// chunkEnd is where the chunk starting at rows[start] ends: after chunkSize
-// rows, or, on CrateDB, once its payloads pass chunkBytes (a chunk travels
-// as one statement whose parameters pgx encodes into one buffer, so large
-// records take fewer rows per statement).
+// chunkEnd is where the chunk starting at rows[start] ends (core.chunkEnd):
+// on CrateDB a chunk travels as one statement, so its payloads count.
 func (w *Writer) chunkEnd(rows []Row, start int) int {
-	end := min(start+w.chunkSize, len(rows))
-	if w.chunkBytes <= 0 {
-		return end
-	}
-	size := 0
-	for i := start; i < end; i++ {
-		if size += len(rows[i].Payload); size > w.chunkBytes && i > start {
-			return i
-		}
-	}
-	return end
+	return w.core.chunkEnd(len(rows), start, w.chunkBytes, func(i int) int { return len(rows[i].Payload) })
 }
 
 func (w *Writer) writeChunk(ctx context.Context, rows []Row, res *Result) error {

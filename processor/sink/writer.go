@@ -60,10 +60,14 @@ type Config struct {
 const (
 	defaultChunkSize      = 10000
 	defaultCrateChunkSize = 2000
+	defaultAttemptTimeout = 2 * time.Minute
+
 	// crateChunkBytes bounds a CrateDB chunk's payloads: 2,000 rows of 1 KB
 	// stay one chunk, 100 KB records go 40 to a statement.
-	crateChunkBytes       = 4 << 20
-	defaultAttemptTimeout = 2 * time.Minute
+	crateChunkBytes = 4 << 20
+	// changeChunkBytes bounds the records of a chunk of changes on both
+	// databases: every chunk is one statement (PostgreSQL) or one batch.
+	changeChunkBytes = 4 << 20
 )
 
 // Result reports what one Write did.

@@ -455,6 +455,9 @@ if [ "$GOBENCH" = 1 ]; then
 		TEST_DATABASE_URL=$BENCH_DATABASE_URL go test -run '^$' -benchmem -count "$GOBENCH_COUNT" \
 			-bench '^Benchmark(Batch|Child)$' ./processor/ingest
 		TEST_DATABASE_URL=$BENCH_DATABASE_URL go test -run '^$' -benchmem -count 1 -bench '^BenchmarkWrite$' ./processor/sink
+		# Typed columns (sink.columns), in process: CrateDB's part skips without it.
+		TEST_DATABASE_URL=$BENCH_DATABASE_URL TEST_CRATEDB_URL=$CRATE_URL go test -run '^$' -benchmem -count 1 \
+			-bench '^BenchmarkMappedStore$' ./processor/ingest
 	} >"$RESULTS_DIR/gobench.txt" 2>&1 || { echo "!! go test -bench failed, see $RESULTS_DIR/gobench.txt" >&2; failures=$((failures + 1)); }
 fi
 

@@ -18,7 +18,11 @@
 # Environment (defaults in brackets):
 #   CHAOS_CHILD_KILLS [20]  CHAOS_DAEMON_KILLS [5]  CHAOS_TWO_DAEMON_KILLS [2]
 #   CHAOS_DB_OUTAGE [30s]   how long the database (a cluster node) stays away
-#   CHAOS_SEED [the clock]  CHAOS_FUZZTIME [60s]
+#   CHAOS_SEED [the clock]
+#   CHAOS_FUZZTIME [1500000x]  inputs to fuzz (about a minute here); a count,
+#                           not a duration: with a duration, Go before 1.27 can
+#                           fail a clean run with "context deadline exceeded" as
+#                           the time runs out (golang/go#75804)
 #   CHAOS_RUN ['^TestChaos']  the scenarios to run (a go test -run pattern)
 #   CHAOS_LOG_DIR [.stack/chaos]  where the go test output, the fuzz output and
 #                                 every daemon and child log are kept
@@ -37,7 +41,7 @@ export CHAOS_DAEMON_KILLS=${CHAOS_DAEMON_KILLS:-5}
 export CHAOS_TWO_DAEMON_KILLS=${CHAOS_TWO_DAEMON_KILLS:-2}
 export CHAOS_DB_OUTAGE=${CHAOS_DB_OUTAGE:-30s}
 export CHAOS_SEED=${CHAOS_SEED:-$(date +%s%N)}
-fuzztime=${CHAOS_FUZZTIME:-60s}
+fuzztime=${CHAOS_FUZZTIME:-1500000x}
 run=${CHAOS_RUN:-^TestChaos}
 export CHAOS_LOG_DIR=${CHAOS_LOG_DIR:-$repo/.stack/chaos}
 # Ports of their own, so that a `make test` running at the same time is not
@@ -58,6 +62,9 @@ export CHAOS_RESULTS=$CHAOS_LOG_DIR/rows.md
 : >"$CHAOS_RESULTS"
 
 started=$(date +%s)
+# The commit under test is the one the run starts on (make chaos built the
+# child from it), whatever is committed while it runs.
+commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- processor scripts/tools 2>/dev/null || echo " + uncommitted changes in processor/ or scripts/tools/")"
 status=0
 echo "chaos.sh: scenarios (child kills $CHAOS_CHILD_KILLS, daemon kills $CHAOS_DAEMON_KILLS, two-daemon kills $CHAOS_TWO_DAEMON_KILLS, outage $CHAOS_DB_OUTAGE, seed $CHAOS_SEED); log in $CHAOS_LOG_DIR/scenarios.log"
 scripts/test.sh -run "$run" -v -timeout 3h ./scripts/tools/e2e/ 2>&1 | tee "$CHAOS_LOG_DIR/scenarios.log" || status=1
@@ -83,7 +90,7 @@ rate=$(awk -v d="$elapsed" -v n="${execs:-0}" 'BEGIN {
 	if (s > 0) printf "%.0f", n / s; else print "?"
 }')
 interesting=$(sed -nE 's/.*new interesting: ([0-9]+).*/\1/p' <<<"$progress")
-scenario="protocol decoder fuzzing (FuzzDecodeMessage, $fuzztime)"
+scenario="protocol decoder fuzzing (FuzzDecodeMessage, -fuzztime $fuzztime)"
 [ "$fuzz_status" = PASS ] || scenario="$scenario **FAILED**"
 echo "| $scenario | 1 | ${execs:-?} inputs | – | – | – | – | – | ${rate:-?} execs/s, ${interesting:-?} new interesting inputs; no panic, no invalid JSON accepted, payloads agree with encoding/json |" >>"$CHAOS_RESULTS"
 total_took=$(($(date +%s) - started))
@@ -207,7 +214,7 @@ scenarios set them as an operator wanting fast recovery would:
 ## This run
 
 - Date: $(date -u +%Y-%m-%dT%H:%MZ), total $((total_took / 60)) min $((total_took % 60)) s (scenarios $((scenarios_took / 60)) min $((scenarios_took % 60)) s, fuzzing ${fuzz_took} s).
-- Commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- processor scripts/tools 2>/dev/null || echo " + uncommitted changes in processor/ or scripts/tools/").
+- Commit: $commit.
 - Command: \`CHAOS_SEED=$CHAOS_SEED${CHAOS_RUN:+ CHAOS_RUN='$CHAOS_RUN'} scripts/chaos.sh\` (child kills $CHAOS_CHILD_KILLS, daemon kills $CHAOS_DAEMON_KILLS, two-daemon kills $CHAOS_TWO_DAEMON_KILLS, outage $CHAOS_DB_OUTAGE, fuzz $fuzztime).
 - Scenario times: ${durations:-none}.
 - Machine: $(nproc) CPUs (${cpu:-unknown CPU}), $mem memory, $(uname -sr).

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/backoff"
 )
 
 // Java exception names the daemon reports in a checkpoint reply.
@@ -126,12 +128,12 @@ type Retry struct {
 // retryable (ShutdownException stops at once), runs out of attempts, or ctx
 // ends. It returns the last error.
 func (r Retry) Do(ctx context.Context, checkpoint func(context.Context) error) error {
-	attempts, backoff := r.Attempts, r.Backoff
+	attempts, wait := r.Attempts, r.Backoff
 	if attempts <= 0 {
 		attempts = 5
 	}
-	if backoff <= 0 {
-		backoff = 5 * time.Second
+	if wait <= 0 {
+		wait = 5 * time.Second
 	}
 	var err error
 	for attempt := 1; ; attempt++ {
@@ -145,12 +147,8 @@ func (r Retry) Do(ctx context.Context, checkpoint func(context.Context) error) e
 		if r.OnRetry != nil {
 			r.OnRetry(attempt, err)
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return errors.Join(err, ctx.Err())
-		case <-t.C:
+		if sleepErr := backoff.Sleep(ctx, wait); sleepErr != nil {
+			return errors.Join(err, sleepErr)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/backoff"
 	"github.com/rs/zerolog"
 )
 
@@ -52,11 +53,7 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 // from InitialBackoff, capped at MaxBackoff, with "equal jitter" (half fixed,
 // half random) so that many shard processes do not retry in lockstep.
 func (p RetryPolicy) backoff(n int) time.Duration {
-	d := p.InitialBackoff
-	for i := 1; i < n && d < p.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, p.MaxBackoff)
+	d := backoff.Exponential(p.InitialBackoff, p.MaxBackoff, n)
 	half := d / 2
 	return half + rand.N(d-half+1)
 }
@@ -154,19 +151,8 @@ func (r retrier) do(ctx context.Context, op string, fn func(context.Context) err
 			r.resetPool()
 		}
 		previous = err
-		if sleepErr := sleep(ctx, wait); sleepErr != nil {
+		if sleepErr := backoff.Sleep(ctx, wait); sleepErr != nil {
 			return attempt, fmt.Errorf("%s: %w (last error: %v)", op, sleepErr, err)
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

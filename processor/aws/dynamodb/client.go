@@ -23,6 +23,7 @@ import (
 
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/aws/creds"
 	"github.com/kinesis-cratedb/kinesis-cratedb/processor/aws/sigv4"
+	"github.com/kinesis-cratedb/kinesis-cratedb/processor/backoff"
 )
 
 // Client calls one DynamoDB endpoint. Its zero value is not usable: set
@@ -71,11 +72,7 @@ func (r Retry) withDefaults() Retry {
 // backoff is the wait before attempt n+1: "full jitter" up to an
 // exponentially growing cap, so parallel scanners spread out.
 func (r Retry) backoff(n int) time.Duration {
-	d := r.Base
-	for i := 1; i < n && d < r.Max; i++ {
-		d *= 2
-	}
-	return rand.N(min(d, r.Max)) + time.Millisecond
+	return rand.N(backoff.Exponential(r.Base, r.Max, n)) + time.Millisecond
 }
 
 // Error is an error answer of DynamoDB.
@@ -152,10 +149,8 @@ func (c *Client) call(ctx context.Context, op string, in, out any) (time.Time, e
 		if c.OnRetry != nil {
 			c.OnRetry(op, attempt, wait, err)
 		}
-		select {
-		case <-ctx.Done():
+		if backoff.Sleep(ctx, wait) != nil {
 			return time.Time{}, err
-		case <-time.After(wait):
 		}
 	}
 }
